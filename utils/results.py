@@ -1,0 +1,99 @@
+"""Record a notebook's headline figures: one JSON file per notebook, merged later into the course report.
+
+    from utils.results import record_results
+    record_results("02_custom_cnn", {"digits_test_accuracy": 0.99}, smoke=SMOKE)
+
+writes ``build/results/02_custom_cnn.json`` as
+``{"notebook", "smoke", "seconds", "peak_rss_mb", "metrics"}``. The helper measures the
+seconds (since ``start_timer``, else since the kernel started) and the peak resident memory
+itself, so no notebook can forget or fudge them.
+"""
+
+import json
+import math
+import re
+import resource
+import sys
+import time
+from pathlib import Path
+
+from utils.paths import build_dir
+
+_started_at: float | None = None
+NOTEBOOK_NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]*$")
+
+
+def start_timer() -> None:
+    global _started_at
+    _started_at = time.time()
+
+
+def elapsed_seconds() -> float:
+    if _started_at is not None:
+        return time.time() - _started_at
+    import psutil  # the process start time, for a notebook that never called start_timer
+
+    return time.time() - psutil.Process().create_time()
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process and of any finished child processes, in MiB."""
+    scale = 1 if sys.platform == "darwin" else 1024  # macOS reports bytes, Linux kibibytes
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale
+    return max(own, children) / 2**20
+
+
+def _check_json_value(name: str, value):
+    """Metrics must be plain JSON: numbers, strings, booleans, and lists/dicts of them."""
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:  # numpy / torch scalar
+        value = value.item()
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"Metric {name!r} is {value}: record a finite number (did training diverge?).")
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_check_json_value(name, v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _check_json_value(f"{name}.{k}", v) for k, v in value.items()}
+    raise TypeError(f"Metric {name!r} has type {type(value).__name__}; record numbers, strings, "
+                    "or lists/dicts of them.")
+
+
+def record_results(notebook: str, metrics: dict, smoke: bool) -> Path:
+    """Write ``build/results/<notebook>.json`` and return its path."""
+    if not isinstance(notebook, str) or not NOTEBOOK_NAME.match(notebook):
+        raise ValueError(f"notebook must be the notebook's file stem such as '02_custom_cnn', got {notebook!r}.")
+    if not isinstance(metrics, dict) or not metrics:
+        raise ValueError("metrics must be a non-empty dict of headline figures, e.g. {'accuracy': 0.97}.")
+    record = {
+        "notebook": notebook,
+        "smoke": bool(smoke),
+        "seconds": round(elapsed_seconds(), 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "metrics": {str(k): _check_json_value(str(k), v) for k, v in metrics.items()},
+    }
+    path = build_dir() / "results" / f"{notebook}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"Recorded {len(metrics)} metrics to {path} "
+          f"({record['seconds']:.1f} s, peak {record['peak_rss_mb']:.0f} MiB)")
+    return path
+
+
+def load_results(folder: Path | None = None) -> dict[str, dict]:
+    """Every recorded results file, keyed by notebook name, in notebook order."""
+    folder = Path(folder) if folder else build_dir() / "results"
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
+def save_figure(fig, notebook: str, name: str) -> Path:
+    """Save a matplotlib figure to ``build/figures/<notebook>/<name>.png`` so the report can show it."""
+    if not NOTEBOOK_NAME.match(notebook) or not NOTEBOOK_NAME.match(name):
+        raise ValueError(f"Use plain file names for notebook and figure, got {notebook!r} and {name!r}.")
+    path = build_dir() / "figures" / notebook / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    return path
