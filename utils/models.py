@@ -21,7 +21,7 @@ import importlib.util
 import json
 import os
 import shutil
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from utils.paths import REPO_ROOT, cache_dir
@@ -75,7 +75,7 @@ def model_folder(name: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / entry["folder"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _verified(name: str, folder: str) -> Path:
     entry, folder = _entry(name), Path(folder)
     for relative, expected in entry["files"].items():

@@ -1,0 +1,150 @@
+"""Merge every notebook's results file into one report: ``report.md`` and a self-contained ``report.html``.
+
+The HTML embeds the saved figures as base64, so it opens offline in any browser and can be
+mailed as one file. Budgets from COURSE.md are checked and marked, never enforced here: a
+slow notebook is a finding to read in the report, not a crashed build.
+"""
+
+import base64
+import datetime
+import html
+import os
+import platform
+from pathlib import Path
+
+from utils.results import load_results
+
+BUDGET_SECONDS = {"full": 240, "smoke": 60}   # any one notebook
+BUDGET_TOTAL_SECONDS = {"full": 18 * 60, "smoke": 10 * 60}
+BUDGET_RSS_MB = 3 * 1024
+
+
+def format_value(value) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        shown = ", ".join(format_value(v) for v in value[:8])
+        return f"[{shown}{', …' if len(value) > 8 else ''}]"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {format_value(v)}" for k, v in value.items())
+    return str(value)
+
+
+def flatten(metrics: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """``{"rag": {"accuracy": 0.9}}`` → ``[("rag.accuracy", "0.9")]``: nested dicts become dotted rows."""
+    rows = []
+    for key, value in metrics.items():
+        if isinstance(value, dict) and value:
+            rows += flatten(value, f"{prefix}{key}.")
+        else:
+            rows.append((f"{prefix}{key}", format_value(value)))
+    return rows
+
+
+def collect(build: Path, runs: list, smoke: bool) -> dict:
+    """Everything the report shows, as plain data (the markdown and HTML writers only format it)."""
+    mode = "smoke" if smoke else "full"
+    results = load_results(build / "results")
+    runs_by_name = {run.name: run for run in runs}
+    names = list(dict.fromkeys([*runs_by_name, *results]))
+    rows = []
+    for name in sorted(names):
+        record, run = results.get(name, {}), runs_by_name.get(name)
+        seconds = run.seconds if run else record.get("seconds")
+        rss = record.get("peak_rss_mb")
+        status = "failed" if run and run.error else ("ok" if record else "no results recorded")
+        within = (status == "ok" and seconds is not None and seconds <= BUDGET_SECONDS[mode]
+                  and rss is not None and rss <= BUDGET_RSS_MB)
+        figures = sorted((build / "figures" / name).glob("*.png"))
+        rows.append({"name": name, "status": status, "error": run.error if run else "", "seconds": seconds,
+                     "recorded_seconds": record.get("seconds"), "peak_rss_mb": rss, "within_budget": within,
+                     "metrics": flatten(record.get("metrics", {})), "figures": figures,
+                     "smoke": record.get("smoke", smoke)})
+    total = sum(row["seconds"] or 0 for row in rows)
+    return {"mode": mode, "rows": rows, "total_seconds": total,
+            "total_within_budget": total <= BUDGET_TOTAL_SECONDS[mode],
+            "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, "
+                       f"Python {platform.python_version()}",
+            "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
+
+
+def _mark(ok: bool) -> str:
+    return "✓" if ok else "✗"
+
+
+def _number(value, digits: int = 0) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def to_markdown(data: dict, build: Path) -> str:
+    mode = data["mode"]
+    lines = [f"# AI Crossroads — course report ({mode} mode)", "",
+             f"{data['date']} · {data['machine']} · total {data['total_seconds'] / 60:.1f} min "
+             f"{_mark(data['total_within_budget'])} (budget {BUDGET_TOTAL_SECONDS[mode] // 60} min)", "",
+             f"| notebook | status | wall s | peak RSS MiB | within budget (≤ {BUDGET_SECONDS[mode]} s, "
+             f"≤ {BUDGET_RSS_MB} MiB) |", "|---|---|---:|---:|:---:|"]
+    for row in data["rows"]:
+        lines.append(f"| {row['name']} | {row['status']} | {_number(row['seconds'])} | "
+                     f"{_number(row['peak_rss_mb'])} | {_mark(row['within_budget'])} |")
+    for row in data["rows"]:
+        lines += ["", f"## {row['name']}", ""]
+        if row["error"]:
+            lines += [f"**Failed** in {row['error']}", ""]
+        if row["metrics"]:
+            lines += ["| metric | value |", "|---|---|"]
+            lines += [f"| {name} | {value} |" for name, value in row["metrics"]]
+        for figure in row["figures"]:
+            lines += ["", f"![{figure.stem}]({figure.relative_to(build).as_posix()})"]
+    return "\n".join(lines) + "\n"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _embedded_image(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">' \
+           f"<figcaption>{html.escape(path.stem)}</figcaption></figure>"
+
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}
+th{background:#f3f3f3}img{max-width:100%}figure{display:inline-block;margin:0.5em;max-width:520px}
+.failed{color:#b00020;font-weight:bold}"""
+
+
+def to_html(data: dict) -> str:
+    mode = data["mode"]
+    parts = [f"<h1>AI Crossroads — course report ({mode} mode)</h1>",
+             f"<p>{html.escape(data['date'])} · {html.escape(data['machine'])} · total "
+             f"{data['total_seconds'] / 60:.1f} min {_mark(data['total_within_budget'])} "
+             f"(budget {BUDGET_TOTAL_SECONDS[mode] // 60} min)</p>",
+             _table(["notebook", "status", "wall s", "peak RSS MiB",
+                     f"within budget (≤ {BUDGET_SECONDS[mode]} s, ≤ {BUDGET_RSS_MB} MiB)"],
+                    [[r["name"], r["status"], _number(r["seconds"]), _number(r["peak_rss_mb"]),
+                      _mark(r["within_budget"])] for r in data["rows"]])]
+    for row in data["rows"]:
+        parts.append(f'<h2 id="{html.escape(row["name"])}">{html.escape(row["name"])}</h2>')
+        if row["error"]:
+            parts.append(f'<p class="failed">Failed in {html.escape(row["error"])}</p>')
+        if row["metrics"]:
+            parts.append(_table(["metric", "value"], [list(m) for m in row["metrics"]]))
+        parts += [_embedded_image(figure) for figure in row["figures"]]
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>AI Crossroads report</title>"
+            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
+
+
+def write_report(build: Path, runs: list, smoke: bool = False) -> Path:
+    """Write ``report.md`` and ``report.html`` into ``build``; return the HTML path."""
+    build = Path(build)
+    build.mkdir(parents=True, exist_ok=True)
+    data = collect(build, runs, smoke)
+    (build / "report.md").write_text(to_markdown(data, build))
+    path = build / "report.html"
+    path.write_text(to_html(data))
+    return path
