@@ -19,10 +19,12 @@ from utils.decide import (
     differences,
     flips,
     markdown_table,
+    points_table,
     recommend,
     rules_table,
     score_range,
     success_criterion_gaps,
+    with_points,
 )
 
 BASE = dict(labeled_examples=3000, knowledge_change="static", latency_budget_ms=500, budget_usd=20000,
@@ -212,7 +214,7 @@ def test_invalid_values_raise_a_value_error_that_says_what_is_allowed(field, val
         situation(**{field: value})
     text = str(error.value)
     assert message in text and text.startswith(f"{field}=")
-    assert "Expected" in text
+    assert "Allowed: " in text
     if field == "knowledge_change":
         assert all(repr(word) in text for word in KNOWLEDGE_CHANGE)
     if field == "pretrained_fit":
@@ -329,3 +331,55 @@ def test_tables_are_markdown():
 def test_recommendation_is_a_plain_dataclass():
     rec = recommend(situation())
     assert isinstance(rec, Recommendation) and rec.runner_up in APPROACHES and rec.runner_up != rec.approach
+
+
+def test_points_table_has_one_row_per_criterion_and_the_totals():
+    rec = recommend(situation())
+    lines = points_table(rec).splitlines()
+    assert len(lines) == 2 + len(RULES) + 1
+    assert lines[-1] == "| **total** |  | **-1** | **+6** | **+1** |"
+
+
+# ---------------------------------------------------------------- variants of the rules
+
+
+def test_with_points_changes_one_band_and_leaves_the_rules_alone():
+    original = RULES_BY_FIELD["needs_sources"].bands[1].points
+    soft = with_points("needs_sources", True, (0, 0, 1))
+    assert RULES_BY_FIELD["needs_sources"].bands[1].points == original
+    cited = situation(needs_sources=True)
+    assert recommend(cited).approach == "rag"
+    assert recommend(cited, soft).approach == "fine-tune"  # citations barely matter any more
+    assert flips(cited, soft) != flips(cited)
+    assert score_range(soft) != score_range()
+    assert "| +0 | +0 | +1 |" in rules_table(soft)
+
+
+def test_with_points_and_custom_rules_reject_bad_input():
+    with pytest.raises(ValueError, match="Did you mean 'budget_usd'"):
+        with_points("budget", 0, (0, 0, 0))
+    with pytest.raises(ValueError, match="no band 'hourly'"):
+        with_points("knowledge_change", "hourly", (0, 0, 0))
+    with pytest.raises(ValueError, match="no band 1"):
+        with_points("needs_sources", 1, (0, 0, 0))  # the band is True, not 1
+    with pytest.raises(ValueError, match="tuple of 3 whole numbers"):
+        with_points("needs_sources", True, (0, 0))
+    with pytest.raises(ValueError, match="tuple of 3 whole numbers"):
+        with_points("needs_sources", True, (0.5, 0, 0))
+    with pytest.raises(ValueError, match="non-empty tuple of Criterion"):
+        recommend(situation(), rules=list(RULES))
+    renamed = (dataclasses.replace(RULES[0], field="examples"),)
+    with pytest.raises(ValueError, match="unknown field 'examples'"):
+        recommend(situation(), rules=renamed)
+
+
+def test_a_subset_of_the_rules_scores_only_those_criteria():
+    rec = recommend(situation(needs_sources=True), rules=(RULES_BY_FIELD["needs_sources"],))
+    assert rec.approach == "rag" and rec.scores == {"custom": -2, "fine-tune": -2, "rag": 4}
+    assert list(rec.points) == ["needs_sources"]
+
+
+def test_notes_suggest_adding_rag_to_a_fine_tune_when_facts_change():
+    rec = recommend(situation(pretrained_fit="good", knowledge_change="monthly", latency_budget_ms=100))
+    assert rec.approach == "fine-tune"
+    assert [n.split(":")[0] for n in rec.notes] == ["Consider adding RAG", "Close call"]

@@ -59,6 +59,8 @@ def test_run_gallery_and_its_table():
     assert not run_gallery([wrong])[0].agrees
     lines = gallery_table(results + run_gallery([wrong])).splitlines()
     assert len(lines) == len(GALLERY) + 3 and "✗" in lines[-1] and "✓" in lines[2]
+    case_law = next(line for line in lines if line.startswith("| Case-law research"))
+    assert case_law.endswith("| Consider fine-tune + RAG |")  # notes show their tag only
     with pytest.raises(ValueError, match="Scenario objects"):
         run_gallery(["Support assistant"])
 

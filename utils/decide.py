@@ -26,14 +26,14 @@ TIE_ORDER = ("rag", "fine-tune", "custom")
 KNOWLEDGE_CHANGE = ("static", "yearly", "monthly", "weekly", "daily")
 PRETRAINED_FIT = ("none", "partial", "good")
 
-FIELD_HELP = {
-    "labeled_examples": "labelled task examples you own: a whole number >= 0, e.g. 3000",
-    "knowledge_change": "how often the facts change: one of " + ", ".join(map(repr, KNOWLEDGE_CHANGE)),
-    "latency_budget_ms": "what one response may take, in milliseconds: a number > 0, e.g. 500",
-    "budget_usd": "money for building it (people, data, compute), in US dollars: a number >= 0, e.g. 20000",
-    "pretrained_fit": "does an existing pre-trained model know this domain/modality? one of "
-                      + ", ".join(map(repr, PRETRAINED_FIT)),
-    "needs_sources": "must each answer cite the documents it came from? True or False",
+FIELD_HELP = {  # what each field accepts, then what it means
+    "labeled_examples": "a whole number >= 0, e.g. 3000 (labelled task examples you own)",
+    "knowledge_change": "one of " + ", ".join(map(repr, KNOWLEDGE_CHANGE)) + " (how often the facts change)",
+    "latency_budget_ms": "a number > 0, e.g. 500 (what one response may take, in milliseconds)",
+    "budget_usd": "a number >= 0, e.g. 20000 (US dollars for building it: people, data, compute)",
+    "pretrained_fit": "one of " + ", ".join(map(repr, PRETRAINED_FIT))
+                      + " (does an existing pre-trained model know this domain or modality?)",
+    "needs_sources": "True or False (must each answer cite the documents it came from?)",
 }
 
 
@@ -74,7 +74,7 @@ def _check_field(name: str, value):
                 problem += " (write the Python value True or False, without quotes)"
     if problem:
         hint = _did_you_mean(value, allowed) if name in ("knowledge_change", "pretrained_fit") else ""
-        raise ValueError(f"{name}={value!r} {problem}. Expected {FIELD_HELP[name]}.{hint}")
+        raise ValueError(f"{name}={value!r} {problem}. Allowed: {FIELD_HELP[name]}.{hint}")
     return bool(value) if name == "needs_sources" else value
 
 
@@ -99,7 +99,7 @@ class Situation:
                                  f"Its fields are: {', '.join(names)}.")
         missing = [name for name in names if name not in values]
         if missing:
-            raise ValueError("Situation is missing " + "; ".join(f"{m} ({FIELD_HELP[m]})" for m in missing) + ".")
+            raise ValueError("Situation is missing " + "; ".join(f"{m}: {FIELD_HELP[m]}" for m in missing) + ".")
         for name in names:
             object.__setattr__(self, name, _check_field(name, values[name]))
 
@@ -146,7 +146,7 @@ class Criterion:
 RULES: tuple[Criterion, ...] = (
     Criterion("labeled_examples", "Labelled data", (
         Band(0, "under 200", (-3, -2, +1),
-             "only {value} labelled examples: too few to train a model, risky even to fine-tune, "
+             "{value} labelled examples is too few to train a model and risky even for a fine-tune, "
              "while RAG needs none"),
         Band(200, "200 to 9,999", (-1, +2, 0),
              "{value} labelled examples are enough to fine-tune a pre-trained model but thin for training one "
@@ -206,6 +206,39 @@ RULES: tuple[Criterion, ...] = (
 )
 RULES_BY_FIELD = {c.field: c for c in RULES}
 
+
+def _check_rules(rules) -> None:
+    names = [f.name for f in fields(Situation)]
+    if not isinstance(rules, tuple) or not rules or not all(isinstance(c, Criterion) for c in rules):
+        raise ValueError("rules must be a non-empty tuple of Criterion, like utils.decide.RULES "
+                         "(build a variant with with_points).")
+    for c in rules:
+        if c.field not in names:
+            raise ValueError(f"Criterion {c.name!r} scores unknown field {c.field!r}; fields are {', '.join(names)}.")
+
+
+def with_points(field_name: str, key, points: tuple[int, int, int], rules: tuple[Criterion, ...] = RULES):
+    """A copy of ``rules`` where the band ``key`` of ``field_name`` gives new (custom, fine-tune, rag) points.
+
+        strict = with_points("needs_sources", True, (-4, -4, +6))   # citations matter even more
+        recommend(situation, strict)
+    """
+    _check_rules(rules)
+    if (not isinstance(points, tuple) or len(points) != len(APPROACHES)
+            or not all(isinstance(p, int) and not isinstance(p, bool) for p in points)):
+        raise ValueError(f"points must be a tuple of {len(APPROACHES)} whole numbers for "
+                         f"({', '.join(APPROACHES)}), got {points!r}.")
+    by_field = {c.field: c for c in rules}
+    if field_name not in by_field:
+        raise ValueError(f"No criterion scores {field_name!r}.{_did_you_mean(field_name, by_field)} "
+                         f"Criteria: {', '.join(by_field)}.")
+    criterion = by_field[field_name]
+    keys = [b.key for b in criterion.bands]
+    if key not in keys or isinstance(key, bool) != isinstance(keys[0], bool):
+        raise ValueError(f"{field_name} has no band {key!r}; its bands start at {', '.join(map(repr, keys))}.")
+    bands = tuple(replace(b, points=points) if b.key == key else b for b in criterion.bands)
+    return tuple(replace(c, bands=bands) if c is criterion else c for c in rules)
+
 MAIN_RISK = {
     "custom": "Main risk: too little good labelled data. Start with a small proof of concept, augment, label "
               "carefully, and fix the success criterion before collecting data.",
@@ -230,7 +263,7 @@ class Recommendation:
     approach: str                          # the winner: "custom" | "fine-tune" | "rag"
     scores: dict[str, int]                 # total points per approach, in APPROACHES order
     reasons: list[str]                     # deciding criteria first, then what works against it, then the risk
-    notes: list[str] = field(default_factory=list)  # combinations, close calls, "nothing fits"
+    notes: list[str] = field(default_factory=list)  # "Tag: sentence" for combinations, close calls, nothing fits
     points: dict[str, dict[str, int]] = field(default_factory=dict)  # criterion field -> approach -> points
     bands: dict[str, str] = field(default_factory=dict)              # criterion field -> band label
 
@@ -255,15 +288,20 @@ class Recommendation:
         return "\n".join(lines)
 
 
-def recommend(situation: Situation) -> Recommendation:
-    """Score every approach under ``RULES`` and explain the winner. Also accepts a dict of Situation fields."""
+def recommend(situation: Situation, rules: tuple[Criterion, ...] = RULES) -> Recommendation:
+    """Score every approach under ``rules`` and explain the winner. Also accepts a dict of Situation fields.
+
+    Pass a variant of ``RULES`` (see ``with_points``) to see what a different weighting would say.
+    """
     if isinstance(situation, dict):
         situation = Situation(**situation)
     if not isinstance(situation, Situation):
         raise ValueError(f"recommend expects a Situation (or a dict of its fields), got {type(situation).__name__}. "
                          "Build one with Situation(labeled_examples=..., knowledge_change=..., ...).")
+    _check_rules(rules)
+    by_field = {c.field: c for c in rules}
     points, bands, whys = {}, {}, {}
-    for criterion in RULES:
+    for criterion in rules:
         value = getattr(situation, criterion.field)
         band = criterion.band(value)
         points[criterion.field] = dict(zip(APPROACHES, band.points))
@@ -276,14 +314,14 @@ def recommend(situation: Situation) -> Recommendation:
     # The deciding criteria are those that put the winner ahead of the runner-up, biggest lead first.
     lead = {f: p[winner] - p[runner_up] for f, p in points.items()}
     deciding = sorted((f for f in lead if lead[f] > 0), key=lambda f: -lead[f])[:3]
-    reasons = [f"{RULES_BY_FIELD[f].name} ({bands[f]}, {lead[f]:+d} for {winner} over {runner_up}): "
+    reasons = [f"{by_field[f].name} ({bands[f]}, {lead[f]:+d} for {winner} over {runner_up}): "
                f"{whys[f][0].upper()}{whys[f][1:]}." for f in deciding]
     if scores[winner] == scores[runner_up]:
         reasons.append(f"{winner} and {runner_up} tie at {scores[winner]:+d}; the tie goes to {winner}, "
                        "the quicker one to prototype.")
     against = min(points, key=lambda f: points[f][winner])
     if points[against][winner] < 0:
-        reasons.append(f"Working against {winner}: {RULES_BY_FIELD[against].name.lower()} "
+        reasons.append(f"Working against {winner}: {by_field[against].name.lower()} "
                        f"({bands[against]}, {points[against][winner]:+d}): {whys[against]}.")
     reasons.append(MAIN_RISK[winner])
     return Recommendation(winner, scores, reasons, _notes(situation, scores, winner, runner_up), points, bands)
@@ -296,8 +334,8 @@ def _notes(situation: Situation, scores: dict, winner: str, runner_up: str) -> l
         notes.append("Consider fine-tune + RAG: fine-tune the generator on your examples for jargon and tone, "
                      "and retrieve the facts that change or must be cited.")
     elif winner == "fine-tune" and fresh_facts:
-        notes.append("Consider adding RAG for the facts that change or must be cited; the fine-tune can handle "
-                     "the wording.")
+        notes.append("Consider adding RAG: retrieve the facts that change or must be cited, and let the "
+                     "fine-tune handle the wording.")
     if scores[winner] - scores[runner_up] <= 1:
         notes.append(f"Close call: {runner_up} is within one point. Prototype both against the same success "
                      "criterion before committing.")
@@ -307,11 +345,11 @@ def _notes(situation: Situation, scores: dict, winner: str, runner_up: str) -> l
     return notes
 
 
-def score_range() -> tuple[int, int]:
-    """The lowest and highest total any approach can reach under RULES (fixes plot axes)."""
+def score_range(rules: tuple[Criterion, ...] = RULES) -> tuple[int, int]:
+    """The lowest and highest total any approach can reach under ``rules`` (fixes plot axes)."""
     # criteria are independent, so each approach's extreme total is the sum of its per-criterion extremes
-    low = min(sum(min(b.points[i] for b in c.bands) for c in RULES) for i in range(len(APPROACHES)))
-    high = max(sum(max(b.points[i] for b in c.bands) for c in RULES) for i in range(len(APPROACHES)))
+    low = min(sum(min(b.points[i] for b in c.bands) for c in rules) for i in range(len(APPROACHES)))
+    high = max(sum(max(b.points[i] for b in c.bands) for c in rules) for i in range(len(APPROACHES)))
     return low, high
 
 
@@ -350,7 +388,7 @@ def _band_value(criterion: Criterion, index: int, current):
     return upper - 1
 
 
-def flips(situation: Situation) -> list[Flip]:
+def flips(situation: Situation, rules: tuple[Criterion, ...] = RULES) -> list[Flip]:
     """Every single-field change that changes the recommendation, the smallest per field and direction.
 
     Scores only change when a value crosses into another band, so it is enough to try, for
@@ -358,16 +396,16 @@ def flips(situation: Situation) -> list[Flip]:
     """
     if not isinstance(situation, Situation):
         raise ValueError(f"flips expects a Situation, got {type(situation).__name__}.")
-    before = recommend(situation).approach
+    before = recommend(situation, rules).approach
     found = []
-    for criterion in RULES:
+    for criterion in rules:
         current = getattr(situation, criterion.field)
         here = criterion.bands.index(criterion.band(current))
         for direction in (-1, +1):
             index = here + direction
             while 0 <= index < len(criterion.bands):
                 value = _band_value(criterion, index, current)
-                rec = recommend(replace(situation, **{criterion.field: value}))
+                rec = recommend(replace(situation, **{criterion.field: value}), rules)
                 if rec.approach != before:
                     found.append(Flip(criterion.field, current, value, criterion.bands[index].label,
                                       before, rec.approach, rec.scores))
@@ -428,10 +466,18 @@ def markdown_table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def rules_table() -> str:
-    """RULES as a Markdown table: criterion, band, points for each approach."""
+def points_table(rec: Recommendation, rules: tuple[Criterion, ...] = RULES) -> str:
+    """One recommendation's points as a Markdown table: one row per criterion, then the totals."""
+    rows = [[c.name, rec.bands[c.field], *(f"{rec.points[c.field][a]:+d}" for a in APPROACHES)]
+            for c in rules if c.field in rec.points]
+    rows.append(["**total**", "", *(f"**{rec.scores[a]:+d}**" for a in APPROACHES)])
+    return markdown_table(["criterion", "band", *APPROACHES], rows)
+
+
+def rules_table(rules: tuple[Criterion, ...] = RULES) -> str:
+    """The rules as a Markdown table: criterion, band, points for each approach."""
     rows = []
-    for criterion in RULES:
+    for criterion in rules:
         for i, band in enumerate(criterion.bands):
             name = f"**{criterion.name}** (`{criterion.field}`)" if i == 0 else ""
             rows.append([name, band.label, *(f"{p:+d}" for p in band.points)])

@@ -153,6 +153,6 @@ def gallery_table(results: list[GalleryResult]) -> str:
         top = rec.reasons[0].split(" (")[0] if rec.margin > 0 else "tie"
         rows.append([r.scenario.name, r.scenario.expected, f"**{rec.approach}**", "✓" if r.agrees else "✗",
                      " / ".join(f"{rec.scores[a]:+d}" for a in APPROACHES), top,
-                     "; ".join(rec.notes) and "note"])
+                     "; ".join(note.split(":")[0] for note in rec.notes)])
     return markdown_table(["scenario", "expected", "recommended", "agrees", "custom / fine-tune / rag",
                            "top deciding criterion", "notes"], rows)
