@@ -114,7 +114,8 @@ def test_loading_a_scenario_copies_it_and_a_drag_marks_it_as_your_own():
     panel.picker.value = "Card fraud detection"
     assert panel.situation() == scenario("Card fraud detection").situation
     assert panel.recommendation().approach == "custom"
-    assert 2_000_000 in panel.controls["labeled_examples"].options
+    assert 2_000_000 in panel.slider_values("labeled_examples")
+    assert panel.controls["labeled_examples"].label == "2,000,000"  # what the learner reads
     panel.controls["pretrained_fit"].value = "partial"
     assert panel.picker.value == "(your own)"
     assert panel.load("Support assistant").approach == "rag" and panel.picker.value == "Support assistant"
@@ -124,7 +125,7 @@ def test_loading_a_scenario_copies_it_and_a_drag_marks_it_as_your_own():
 def test_panel_accepts_values_between_stops_and_rejects_invalid_ones_without_changing():
     panel = DecisionPanel()
     panel.set(labeled_examples=1234)
-    assert 1234 in panel.controls["labeled_examples"].options and 1234 not in STOPS["labeled_examples"]
+    assert 1234 in panel.slider_values("labeled_examples") and 1234 not in STOPS["labeled_examples"]
     before = panel.situation()
     with pytest.raises(ValueError, match="budget_usd=-3 is negative"):
         panel.set(budget_usd=-3)

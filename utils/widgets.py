@@ -132,8 +132,13 @@ class DecisionPanel:
         self._redraw()
 
     @staticmethod
-    def _options(stops, value) -> list:
-        return sorted(set(stops) | {value})
+    def _options(stops, value) -> list[tuple[str, float]]:
+        """(label, value) pairs: the stops plus ``value``, labelled with thousands separators."""
+        return [(f"{v:,}", v) for v in sorted(set(stops) | {value})]
+
+    def slider_values(self, name: str) -> list:
+        """The values a slider can take (the stops, plus any value set from code)."""
+        return [value for _, value in self.controls[name].options]
 
     def situation(self) -> Situation:
         return Situation(**{name: control.value for name, control in self.controls.items()})
@@ -148,7 +153,7 @@ class DecisionPanel:
         try:
             for name in values:
                 control, value = self.controls[name], getattr(wanted, name)
-                if name in STOPS and value not in control.options:
+                if name in STOPS and value not in self.slider_values(name):
                     control.options = self._options(STOPS[name], value)
                 control.value = value
             self.picker.value = OWN
