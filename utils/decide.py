@@ -427,7 +427,7 @@ def differences(a: Situation, b: Situation) -> dict[str, tuple]:
 _METRIC = (r"accura|precision|recall|\bf1\b|f-score|error|false (positive|negative|alarm)|miss|\bauc\b|\bmae\b|"
            r"\brmse\b|latenc|\bp9[059]\b|response time|resol|deflect|escalat|satisf|\bcsat\b|\bnps\b|hit rate|"
            r"faithful|grounded|citation|\bcite|correct|agree|throughput|cost|defect|detect|top-\d|exact match|"
-           r"win rate|@\d|\bk\b")
+           r"win rate|@\d")
 _UNIT_OR_CONDITION = (r"%|percent|\bms\b|millisecond|second|\d\s*s\b|minute|hour|\bday|week|month|\$|\busd\b|dollar|"
                       r"€|\beur\b|\bper\b|out of|held[- ]out|hold[- ]?out|test set|validation|\bon (a|an|the|our)\b|"
                       r"within|\bover (a|an|the)\b|during|for (each|every)|\bmeasured\b|baseline")
