@@ -10,6 +10,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 from utils.course import execute
@@ -34,7 +35,7 @@ def _is_stub_error(error: CellExecutionError) -> bool:
 def run_lab_substituting_solutions(lab_path: Path, solution_path: Path) -> int:
     """Run a lab cell by cell; when an exercise stub stops it, run the solution's version of every
     stubbed cell seen so far and carry on. Any other error fails. Returns how many stops happened."""
-    lab = parameterize_notebook(nbformat.read(lab_path, as_version=4), {"SMOKE": True})
+    lab = parameterize_notebook(load_notebook_node(str(lab_path)), {"SMOKE": True})  # adds the tags papermill needs
     solution_cells = {cell.id: cell for cell in nbformat.read(solution_path, as_version=4).cells}
     client = NotebookClient(lab, kernel_name="python3", timeout=600,
                             resources={"metadata": {"path": str(lab_path.parent)}})
