@@ -172,3 +172,26 @@ def test_network_check_answers_false_for_a_closed_port():
     from utils import envcheck
 
     assert envcheck.network_reachable("127.0.0.1", 9, timeout=0.5) is False
+
+
+def test_report_opens_with_the_side_by_side_and_has_a_section_per_notebook(build_dir):
+    import matplotlib.pyplot as plt
+
+    from utils.course import course_notebooks
+
+    names = [nb.stem for nb in course_notebooks()]
+    for name in names:
+        results.record_results(name, {"seconds_metric": 1.0}, smoke=False)
+    approaches = {a: {"accuracy": 0.5 + i / 10, "update_seconds": 10.0 * i} for i, a in enumerate(report.APPROACHES)}
+    results.record_results(report.HEADLINE_NOTEBOOK, approaches, smoke=False)
+    fig = plt.figure()
+    results.save_figure(fig, report.HEADLINE_NOTEBOOK, "side_by_side")
+    plt.close(fig)
+    report.write_report(build_dir, [])
+    markdown = (build_dir / "report.md").read_text()
+    page = (build_dir / "report.html").read_text()
+    assert markdown.index("Custom vs fine-tune vs RAG") < markdown.index("| notebook |")
+    assert "| accuracy | 0.5 | 0.6 | 0.7 |" in markdown
+    assert page.count("data:image/png") == 1, "the headline figure is shown once, on the first screen"
+    for name in [*names, report.HEADLINE_NOTEBOOK]:
+        assert f"## {name}" in markdown and f'id="{name}"' in page

@@ -17,6 +17,8 @@ from utils.results import load_results
 BUDGET_SECONDS = {"full": 240, "smoke": 60}   # any one notebook
 BUDGET_TOTAL_SECONDS = {"full": 18 * 60, "smoke": 10 * 60}
 BUDGET_RSS_MB = 3 * 1024
+HEADLINE_NOTEBOOK = "05_side_by_side"     # its comparison is the report's first screen
+APPROACHES = ("custom", "fine-tune", "rag")
 
 
 def format_value(value) -> str:
@@ -43,6 +45,18 @@ def flatten(metrics: dict, prefix: str = "") -> list[tuple[str, str]]:
     return rows
 
 
+def headline(build: Path, results: dict) -> dict | None:
+    """The side-by-side comparison: one row per metric, one column per approach, plus its figure."""
+    metrics = results.get(HEADLINE_NOTEBOOK, {}).get("metrics", {})
+    approaches = [a for a in APPROACHES if isinstance(metrics.get(a), dict)]
+    if not approaches:
+        return None
+    names = list(dict.fromkeys(name for a in approaches for name in metrics[a]))
+    rows = [[name, *(format_value(metrics[a].get(name, "–")) for a in approaches)] for name in names]
+    figure = build / "figures" / HEADLINE_NOTEBOOK / "side_by_side.png"
+    return {"approaches": approaches, "rows": rows, "figure": figure if figure.exists() else None}
+
+
 def collect(build: Path, runs: list, smoke: bool) -> dict:
     """Everything the report shows, as plain data (the markdown and HTML writers only format it)."""
     mode = "smoke" if smoke else "full"
@@ -57,13 +71,14 @@ def collect(build: Path, runs: list, smoke: bool) -> dict:
         status = "failed" if run and run.error else ("ok" if record else "no results recorded")
         within = (status == "ok" and seconds is not None and seconds <= BUDGET_SECONDS[mode]
                   and rss is not None and rss <= BUDGET_RSS_MB)
-        figures = sorted((build / "figures" / name).glob("*.png"))
+        figures = [f for f in sorted((build / "figures" / name).glob("*.png"))
+                   if not (name == HEADLINE_NOTEBOOK and f.stem == "side_by_side")]  # already on the first screen
         rows.append({"name": name, "status": status, "error": run.error if run else "", "seconds": seconds,
                      "recorded_seconds": record.get("seconds"), "peak_rss_mb": rss, "within_budget": within,
                      "metrics": flatten(record.get("metrics", {})), "figures": figures,
                      "smoke": record.get("smoke", smoke)})
     total = sum(row["seconds"] or 0 for row in rows)
-    return {"mode": mode, "rows": rows, "total_seconds": total,
+    return {"mode": mode, "rows": rows, "total_seconds": total, "headline": headline(build, results),
             "total_within_budget": total <= BUDGET_TOTAL_SECONDS[mode],
             "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, "
                        f"Python {platform.python_version()}",
@@ -123,8 +138,14 @@ def to_html(data: dict) -> str:
     parts = [f"<h1>AI Crossroads — course report ({mode} mode)</h1>",
              f"<p>{html.escape(data['date'])} · {html.escape(data['machine'])} · total "
              f"{data['total_seconds'] / 60:.1f} min {_mark(data['total_within_budget'])} "
-             f"(budget {BUDGET_TOTAL_SECONDS[mode] // 60} min)</p>",
-             _table(["notebook", "status", "wall s", "peak RSS MiB",
+             f"(budget {BUDGET_TOTAL_SECONDS[mode] // 60} min)</p>"]
+    top = data["headline"]
+    if top:
+        parts += ["<h2>Custom vs fine-tune vs RAG, measured on one task</h2>",
+                  _table(["metric", *top["approaches"]], top["rows"])]
+        parts += [_embedded_image(top["figure"])] if top["figure"] else []
+        parts.append("<h2>Notebooks</h2>")
+    parts += [_table(["notebook", "status", "wall s", "peak RSS MiB",
                      f"within budget (≤ {BUDGET_SECONDS[mode]} s, ≤ {BUDGET_RSS_MB} MiB)"],
                     [[r["name"], r["status"], _number(r["seconds"]), _number(r["peak_rss_mb"]),
                       _mark(r["within_budget"])] for r in data["rows"]])]
