@@ -97,9 +97,17 @@ def to_markdown(data: dict, build: Path) -> str:
     mode = data["mode"]
     lines = [f"# AI Crossroads — course report ({mode} mode)", "",
              f"{data['date']} · {data['machine']} · total {data['total_seconds'] / 60:.1f} min "
-             f"{_mark(data['total_within_budget'])} (budget {BUDGET_TOTAL_SECONDS[mode] // 60} min)", "",
-             f"| notebook | status | wall s | peak RSS MiB | within budget (≤ {BUDGET_SECONDS[mode]} s, "
-             f"≤ {BUDGET_RSS_MB} MiB) |", "|---|---|---:|---:|:---:|"]
+             f"{_mark(data['total_within_budget'])} (budget {BUDGET_TOTAL_SECONDS[mode] // 60} min)", ""]
+    top = data["headline"]
+    if top:
+        lines += ["## Custom vs fine-tune vs RAG, measured on one task", "",
+                  "| metric | " + " | ".join(top["approaches"]) + " |", "|---|" + "---:|" * len(top["approaches"])]
+        lines += ["| " + " | ".join(row) + " |" for row in top["rows"]]
+        if top["figure"]:
+            lines += ["", f"![side by side]({top['figure'].relative_to(build).as_posix()})"]
+        lines += ["", "## Notebooks", ""]
+    lines += [f"| notebook | status | wall s | peak RSS MiB | within budget (≤ {BUDGET_SECONDS[mode]} s, "
+              f"≤ {BUDGET_RSS_MB} MiB) |", "|---|---|---:|---:|:---:|"]
     for row in data["rows"]:
         lines.append(f"| {row['name']} | {row['status']} | {_number(row['seconds'])} | "
                      f"{_number(row['peak_rss_mb'])} | {_mark(row['within_budget'])} |")
