@@ -1,13 +1,15 @@
 """Shared test set-up: keep every test's outputs out of the learner's build/ folder."""
 
 import os
-import tempfile
 from pathlib import Path
 
 import pytest
 
-# Set before any kernel starts, so notebooks executed by the tests record into a scratch folder.
-os.environ.setdefault("CROSSROADS_BUILD_DIR", tempfile.mkdtemp(prefix="crossroads-test-build-"))
+from utils.paths import REPO_ROOT
+
+# Set before any kernel starts, so notebooks executed by the tests record into build/test/, away
+# from the results of `make course`.
+os.environ.setdefault("CROSSROADS_BUILD_DIR", str(REPO_ROOT / "build" / "test"))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
