@@ -11,6 +11,11 @@ from utils.paths import REPO_ROOT
 # from the results of `make course`.
 os.environ.setdefault("CROSSROADS_BUILD_DIR", str(REPO_ROOT / "build" / "test"))
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Under pytest-xdist two workers share the cores; two torch threads each would oversubscribe them,
+# which makes small training steps many times slower. One thread per worker (and its kernels).
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 
 @pytest.fixture
