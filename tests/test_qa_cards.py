@@ -290,3 +290,16 @@ def test_finetune_pairs_pair_prompts_with_answers_of_that_time():
     assert [a for _, a in before] == ["Kettle answer 1.", "Vacuum answer 2."]
     with pytest.raises(ValueError, match="Unknown card ids"):
         qa_cards.finetune_pairs(ChatTokenizer(), TINY, only=["toaster"])
+
+
+def test_update_pairs_mix_new_answers_with_replay():
+    pairs = qa_cards.update_pairs(ChatTokenizer(), TINY, replay=1 / 3, seed=0)
+    answers = [a for _, a in pairs]
+    assert answers[:6] == ["Vacuum answer 5."] * 3 + ["Fridge answer 3."] * 3, "changed and added cards, new answers"
+    assert answers[6:] == ["Kettle answer 1."] * 2, "plus a third as many replayed unchanged pairs"
+    assert qa_cards.update_pairs(ChatTokenizer(), TINY, replay=1 / 3, seed=0) == pairs
+    assert len(qa_cards.update_pairs(ChatTokenizer(), TINY, replay=0)) == 6
+    with pytest.raises(ValueError, match="replay"):
+        qa_cards.update_pairs(ChatTokenizer(), TINY, replay=-1)
+    with pytest.raises(ValueError, match="nothing to retrain"):
+        qa_cards.update_pairs(ChatTokenizer(), TINY[:1])

@@ -1,0 +1,267 @@
+"""Unit tests for utils.side_by_side: costs, latency, the serving process, the RAG glue, table, figure, claim, decision.
+
+No LLM and no embedding model is loaded: RAG is built around a hashing "embedder", the serving process
+serves the tiny custom classifier, and generation runs on a random two-layer Llama.
+"""
+
+import zlib
+
+import numpy as np
+import pytest
+import torch
+
+from utils import side_by_side as sbs
+from utils.documents import Document
+from utils.qa_cards import Card, HashedNgrams, train_card_classifier
+
+TINY = [Card("kettle", "d1", "unchanged", "Kettle answer 1.", ("1",), None, None,
+             ("kettle boil water", "how hot kettle", "kettle tea temperature"), "kettle for tea"),
+        Card("vacuum", "d2", "unchanged", "Vacuum answer 2.", ("2",), None, None,
+             ("vacuum battery charge", "robot vacuum runtime", "vacuum dust bin"), "robot vacuum battery")]
+
+
+# --- time and money ----------------------------------------------------------------------------------------
+
+def test_compute_cost_on_cpu_and_gpu():
+    prices = sbs.Prices(cpu_per_hour=0.10, gpu_per_hour=2.50, gpu_speedup=10)
+    cost = sbs.compute_cost(3600, prices)
+    assert cost["cpu_usd"] == pytest.approx(0.10)
+    assert cost["gpu_usd"] == pytest.approx(0.25)          # 360 GPU seconds at $2.50 an hour
+    on_gpu = sbs.compute_cost(360, prices, measured_on="cuda")  # measured on a GPU: the CPU column is the estimate
+    assert on_gpu["gpu_usd"] == pytest.approx(0.25) and on_gpu["cpu_usd"] == pytest.approx(0.10)
+    assert sbs.serving_cost_per_1000(3.6, prices)["cpu_usd"] == pytest.approx(0.10)
+    assert sbs.compute_cost(0)["cpu_usd"] == 0
+
+
+@pytest.mark.parametrize("kwargs", [{"cpu_per_hour": 0}, {"gpu_per_hour": -1}, {"gpu_speedup": float("nan")},
+                                    {"cpu_per_hour": "0.1"}])
+def test_prices_must_be_positive_numbers(kwargs):
+    with pytest.raises(ValueError, match="positive number"):
+        sbs.Prices(**kwargs)
+
+
+@pytest.mark.parametrize("seconds, measured_on, words", [(-1, "cpu", "seconds"), (float("inf"), "cpu", "seconds"),
+                                                         (1, "tpu", "measured_on")])
+def test_compute_cost_rejects_bad_input(seconds, measured_on, words):
+    with pytest.raises(ValueError, match=words):
+        sbs.compute_cost(seconds, measured_on=measured_on)
+
+
+def test_latency_percentiles_match_numpy():
+    values = [5.0, 1.0, 3.0, 2.0, 4.0, 100.0]
+    result = sbs.latency_percentiles(values)
+    assert result == {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95))}
+    for bad in ([], [1.0, -2.0], [float("nan")]):
+        with pytest.raises(ValueError):
+            sbs.latency_percentiles(bad)
+
+
+def test_stopwatch_and_peak_rss():
+    import time
+
+    with sbs.Stopwatch() as watch:
+        time.sleep(0.02)
+    assert 0.015 < watch.seconds < 1
+    assert sbs.peak_rss_mb() > 10
+
+
+def test_answer_questions_reuses_known_answers_and_scores_them():
+    from utils.qa_cards import HeldOutQuestion
+
+    questions = [HeldOutQuestion("t1", "kettle", "kettle?", "handwritten"),
+                 HeldOutQuestion("t2", "vacuum", "vacuum?", "handwritten")]
+    calls = []
+
+    def answer(texts):
+        calls.append(list(texts))
+        return [f"It is {1 if 'kettle' in t else 3}." for t in texts]
+
+    first = sbs.answer_questions(answer, questions[:1])
+    assert first.by_id == {"t1": "It is 1."} and first.count == 1 and first.seconds_per_answer >= 0
+    both = sbs.answer_questions(answer, questions, known=first)
+    assert calls == [["kettle?"], ["vacuum?"]], "only the new question is answered"
+    assert both.count == 1 and set(both.by_id) == {"t1", "t2"}
+    assert sbs.accuracy_on(both, questions, TINY) == 0.5
+    with pytest.raises(ValueError, match="No answer yet for t2"):
+        sbs.accuracy_on(first, questions, TINY)
+    with pytest.raises(ValueError, match="returned 0 answers"):
+        sbs.answer_questions(lambda texts: [], questions)
+    with pytest.raises(ValueError, match="non-empty list"):
+        sbs.answer_questions(answer, [])
+
+
+# --- the serving process ----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def saved_classifier(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("custom")
+    clf, _ = train_card_classifier(TINY, featurizer=HashedNgrams(buckets=256), dim=8, hidden=8, epochs=30, lr=2e-2,
+                                   batch_size=2, patience=None)
+    clf.save(folder)
+    return folder, clf
+
+
+def test_serve_in_process_times_each_question_alone(saved_classifier):
+    folder, clf = saved_classifier
+    questions = ["kettle tea", "vacuum battery", "kettle boil"]
+    report = sbs.ServingReport(**sbs._serve("custom", {"folder": str(folder)}, questions, warmup=1))
+    assert report.answers == clf.answer(questions)
+    assert len(report.latencies_ms) == 3 and all(ms > 0 for ms in report.latencies_ms)
+    assert report.peak_mb >= report.baseline_mb > 0 and report.load_seconds >= 0
+    assert report.p50 <= report.p95
+
+
+def test_measure_serving_runs_a_fresh_process(saved_classifier):
+    folder, clf = saved_classifier
+    report = sbs.measure_serving("custom", {"folder": str(folder)}, ["kettle tea", "robot vacuum"], warmup=0)
+    assert report.answers == clf.answer(["kettle tea", "robot vacuum"])
+    assert report.peak_mb > 50, "a process that imported torch holds far more than 50 MB"
+
+
+@pytest.mark.parametrize("approach, questions, warmup, words", [
+    ("llama", ["q"], 1, "Unknown approach"), ("custom", [], 1, "non-empty list"),
+    ("custom", "one question", 1, "non-empty list"), ("custom", ["q"], -1, "warmup")])
+def test_measure_serving_rejects_bad_input(approach, questions, warmup, words):
+    with pytest.raises(ValueError, match=words):
+        sbs.measure_serving(approach, {}, questions, warmup)
+
+
+def test_load_answerer_rejects_unknown_approach():
+    with pytest.raises(ValueError, match="Unknown approach"):
+        sbs.load_answerer("prompting", {})
+
+
+# --- RAG glue around the retrieval track's classes ---------------------------------------------------------
+
+class HashingEmbedder:
+    """Stands in for MiniLM: a bag of hashed words, normalised. Same interface as SentenceTransformer here."""
+    dim = 64
+
+    def get_embedding_dimension(self):
+        return self.dim
+
+    def encode(self, texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False):
+        vectors = np.zeros((len(texts), self.dim), np.float32)
+        for row, text in enumerate(texts):
+            for word in text.lower().split():
+                vectors[row, zlib.crc32(word.encode()) % self.dim] += 1
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+
+
+DOCS = [Document("warranty", "Warranty", "# Warranty\n\nEvery appliance has a 2-year warranty.\n"),
+        Document("shipping", "Shipping", "# Shipping\n\nExpress delivery costs 9.90 euros.\n"),
+        Document("kettle", "Kettle", "# Kettle\n\nThe kettle holds 1.7 litres.\n")]  # 3+ documents: BM25's idf needs them
+
+
+@pytest.mark.parametrize("retriever", sbs.RETRIEVERS)
+def test_build_rag_update_save_and_load(tmp_path, retriever):
+    system = sbs.build_rag(DOCS, HashingEmbedder(), model=None, tokenizer=None, retriever=retriever, chunk_tokens=32,
+                           overlap_tokens=8, k=1)
+    assert system.pipeline.threshold is None and system.pipeline.k == 1
+    assert system.pipeline.retriever.search("warranty years", 1)[0].doc_id == "warranty"
+
+    updated = [Document("warranty", "Warranty", "# Warranty\n\nEvery appliance has a 3-year warranty.\n"), *DOCS[1:]]
+    report = system.update(updated)
+    assert report.changed == ["warranty"] and report.unchanged == 2, "only the changed document is re-indexed"
+    assert "3-year" in system.pipeline.retriever.search("warranty years", 1)[0].text
+
+    system.save(tmp_path)
+    again = sbs.load_rag(tmp_path, model=None, tokenizer=None, embedder=HashingEmbedder())
+    assert again.config() == system.config()
+    assert [c.text for c in again.dense.chunks] == [c.text for c in system.dense.chunks]
+    assert "3-year" in again.pipeline.retriever.search("warranty years", 1)[0].text
+
+
+def test_rag_rejects_unknown_retriever_and_missing_folder(tmp_path):
+    with pytest.raises(ValueError, match="Unknown retriever"):
+        sbs.build_rag(DOCS, HashingEmbedder(), None, None, retriever="sparse")
+    with pytest.raises(FileNotFoundError, match="rag.json"):
+        sbs.load_rag(tmp_path, None, None, HashingEmbedder())
+
+
+def test_finetune_answers_generate_in_the_training_prompt_format():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    backend.train_from_iterator(["How long is the warranty? Two years."], trainers.BpeTrainer(
+        vocab_size=280, show_progress=False, special_tokens=["<unk>", "<s>", "</s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>", pad_token="</s>",
+                                        unk_token="<unk>", padding_side="left")
+    tokenizer.chat_template = "{% for m in messages %}{{ m['role'] + ': ' + m['content'] + '\n' }}{% endfor %}"
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32,
+                                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+                                         pad_token_id=2, bos_token_id=1, eos_token_id=2)).eval()
+    out = sbs.finetune_answers(model, tokenizer, ["How long is the warranty?", "Two?"], max_new_tokens=3)
+    assert len(out.texts) == 2 and 0 < out.new_tokens <= 6
+
+
+# --- table, figure, claim, decision ------------------------------------------------------------------------
+
+def results(**rag_changes):
+    row = {"accuracy": 0.9, "latency_ms_p50": 1.0, "latency_ms_p95": 2.0, "build_seconds": 3.0, "update_seconds": 3.0,
+           "accuracy_stale": 0.0, "accuracy_after_update": 0.9, "labelled_examples": 195, "peak_mb": 300.0,
+           "update_work": "relabel + retrain"}
+    return {"custom": row,
+            "fine-tune": {**row, "latency_ms_p50": 900.0, "latency_ms_p95": 1500.0, "update_seconds": 40.0,
+                          "accuracy_after_update": 0.5, "peak_mb": 1500.0},
+            "rag": {**row, "latency_ms_p50": 2500.0, "latency_ms_p95": 4000.0, "update_seconds": 1.0,
+                    "labelled_examples": 0, "peak_mb": 1800.0, **rag_changes}}
+
+
+def test_comparison_table_has_a_row_per_approach():
+    table = sbs.comparison_table(results())
+    lines = table.splitlines()
+    assert len(lines) == 2 + 3 and lines[2].startswith("| custom |") and "0.00 → 0.90" in lines[2]
+    assert "2,500.0 / 4,000.0" in table
+    bad = results()
+    del bad["rag"]["peak_mb"]
+    with pytest.raises(ValueError, match="lacks peak_mb"):
+        sbs.comparison_table(bad)
+    with pytest.raises(ValueError, match="at least one approach"):
+        sbs.comparison_table({})
+
+
+def test_plot_side_by_side_draws_four_panels():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = sbs.plot_side_by_side(results())
+    assert len(fig.axes) == 4 and "Accuracy" in fig.axes[0].get_title()
+
+
+def test_check_claim_both_ways():
+    claim = sbs.check_claim(results())
+    assert claim["holds"] and claim["update_ratio"] == pytest.approx(1 / 40)
+    slow = sbs.check_claim(results(update_seconds=5.0))
+    assert slow["accuracy_holds"] and not slow["speed_holds"] and not slow["holds"]
+    wrong = sbs.check_claim(results(accuracy_after_update=0.7))
+    assert not wrong["accuracy_holds"] and not wrong["holds"]
+    with pytest.raises(ValueError, match="needs both"):
+        sbs.check_claim({"custom": results()["custom"]})
+
+
+def test_measured_choice_filters_by_latency_and_accuracy():
+    pick, notes = sbs.measured_choice(results(), latency_budget_ms=5000)
+    assert pick == "rag", "rag and custom pass; rag has the cheapest update"
+    assert any("fine-tune: accuracy after update 0.50" in n for n in notes)
+    pick, notes = sbs.measured_choice(results(), latency_budget_ms=100)
+    assert pick == "custom" and any("rag: p95 4,000 ms > budget 100 ms" in n for n in notes)
+    pick, _ = sbs.measured_choice(results(), latency_budget_ms=100, accuracy_floor=0.95)
+    assert pick == "custom", "nothing passes: the most accurate after the update (first on a tie)"
+
+
+def test_situation_from_measurements_feeds_recommend():
+    from utils.decide import recommend
+
+    situation = sbs.situation_from_measurements(results(), knowledge_change="monthly", latency_budget_ms=3000,
+                                                budget_usd=20000, pretrained_fit="partial", needs_sources=False)
+    assert situation.labeled_examples == 195
+    assert recommend(situation).approach in sbs.APPROACHES
+    with pytest.raises(ValueError, match="knowledge_change"):
+        sbs.situation_from_measurements(results(), knowledge_change="hourly", latency_budget_ms=3000,
+                                        budget_usd=1, pretrained_fit="partial", needs_sources=False)

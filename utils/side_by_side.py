@@ -1,0 +1,475 @@
+"""Measure the custom model, the fine-tune and RAG on one task, the same way, and put them side by side.
+
+What is measured, and how (notebook 05 prints this module's numbers, it never types them):
+
+- **seconds** with ``Stopwatch`` (wall clock, ``time.perf_counter``) around the work itself: building
+  (training or indexing) and updating. Loading a pre-trained model is counted apart, as ``load_seconds``
+  of the serving process, because every approach that uses it pays it once per process, not per build.
+- **money** = seconds × a price per hour (``Prices``). The seconds are measured on this machine; the GPU
+  column divides CPU seconds by an *assumed* speed-up (and vice versa on a GPU), and says so.
+- **latency per answer** and **peak memory** in a *fresh process per approach* (``measure_serving``), as a
+  server would run it: load the approach, answer one warm-up question, then each question alone
+  (batch of one) on the clock. Peak memory is that process's peak resident set size (``peak_rss_mb``), so
+  it holds exactly what the approach needs (Python, libraries, weights, index, activations) and
+  nothing the notebook loaded for the other two.
+- **serving cost per 1 000 questions** from the *batched* evaluation run (seconds per answer when
+  questions arrive together, which is how a busy service runs) × the price per hour.
+"""
+
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+APPROACHES = ("custom", "fine-tune", "rag")
+COLORS = {"custom": "#4C72B0", "fine-tune": "#DD8452", "rag": "#55A868"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Time and money
+# ---------------------------------------------------------------------------------------------
+
+class Stopwatch:
+    """``with Stopwatch() as watch: ...`` then ``watch.seconds``."""
+
+    def __enter__(self):
+        self.seconds, self._started = 0.0, time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self._started
+        return False
+
+
+@dataclass(frozen=True)
+class Prices:
+    """What an hour of compute costs, in US dollars; change them to your cloud's prices.
+
+    ``gpu_speedup`` is an assumption, not a measurement: how many times faster a GPU does the same
+    work. Small models on tiny batches gain far less than the big numbers quoted for training LLMs.
+    """
+    cpu_per_hour: float = 0.10      # a small 2-vCPU cloud machine
+    gpu_per_hour: float = 2.50      # one data-centre GPU, on demand
+    gpu_speedup: float = 10.0
+
+    def __post_init__(self):
+        for name in ("cpu_per_hour", "gpu_per_hour", "gpu_speedup"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"Prices.{name} must be a positive number, got {value!r}.")
+
+
+def compute_cost(seconds: float, prices: Prices = Prices(), measured_on: str = "cpu") -> dict[str, float]:
+    """Dollars for ``seconds`` of work measured on ``measured_on`` ("cpu", or "cuda"/"mps" for a GPU)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}.")
+    if measured_on not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"measured_on must be 'cpu', 'cuda' or 'mps', got {measured_on!r}.")
+    cpu_seconds = seconds if measured_on == "cpu" else seconds * prices.gpu_speedup
+    gpu_seconds = cpu_seconds / prices.gpu_speedup
+    return {"cpu_usd": cpu_seconds / 3600 * prices.cpu_per_hour, "gpu_usd": gpu_seconds / 3600 * prices.gpu_per_hour}
+
+
+def serving_cost_per_1000(seconds_per_answer: float, prices: Prices = Prices(), measured_on: str = "cpu") -> dict:
+    """Dollars to answer 1 000 questions at the measured seconds per answer."""
+    return compute_cost(1000 * seconds_per_answer, prices, measured_on)
+
+
+def latency_percentiles(latencies_ms) -> dict[str, float]:
+    """Median and 95th percentile (linear interpolation). With few samples the p95 is close to the maximum."""
+    values = np.asarray(list(latencies_ms), dtype=float)
+    if values.size == 0:
+        raise ValueError("No latencies to summarise: time at least one answer.")
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError("Latencies must be finite numbers >= 0 (milliseconds).")
+    return {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95))}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of *this* process image so far, in MiB.
+
+    On Linux we read ``VmHWM`` from ``/proc/self/status`` rather than ``getrusage``: a child process
+    inherits its parent's ``ru_maxrss`` through fork and exec, so a serving process started from a
+    notebook holding 2 GB would report at least 2 GB whatever it loads itself. ``VmHWM`` belongs to the
+    new program's own memory map. Elsewhere (macOS) ``ru_maxrss`` is the fallback.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024                      # kB -> MiB
+    except OSError:
+        pass
+    scale = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+# ---------------------------------------------------------------------------------------------
+# Answering the held-out questions, batched, and scoring them
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Answers:
+    """One approach's answers to some held-out questions, by question id, and the seconds it took."""
+    by_id: dict[str, str]
+    seconds: float                 # wall time of the batched run that produced the new answers
+    count: int                     # how many answers that run produced
+
+    @property
+    def seconds_per_answer(self) -> float:
+        return self.seconds / self.count if self.count else 0.0
+
+
+def answer_questions(answer, questions, known: Answers | None = None) -> Answers:
+    """Call ``answer(list of question texts)`` once, batched, for the questions ``known`` lacks.
+
+    Generation is deterministic, so an approach that has not changed gives the same answer twice;
+    reusing ``known`` saves re-generating them (the stale systems before the update, for instance).
+    """
+    if isinstance(questions, (str, dict)) or not questions:
+        raise ValueError("questions must be a non-empty list of held-out questions (utils.qa_cards.load_held_out).")
+    todo = [q for q in questions if known is None or q.id not in known.by_id]
+    by_id = dict(known.by_id) if known else {}
+    seconds = 0.0
+    if todo:
+        with Stopwatch() as watch:
+            texts = answer([q.question for q in todo])
+        if len(texts) != len(todo):
+            raise ValueError(f"The answer function returned {len(texts)} answers for {len(todo)} questions.")
+        by_id.update({q.id: t for q, t in zip(todo, texts)})
+        seconds = watch.seconds
+    return Answers(by_id, seconds, len(todo))
+
+
+def accuracy_on(answers: Answers, questions, cards, after_update: bool = False) -> float:
+    """Share of ``questions`` answered right, judged by the cards' facts before or after the update."""
+    from utils.qa_cards import accuracy
+
+    missing = [q.id for q in questions if q.id not in answers.by_id]
+    if missing:
+        raise ValueError(f"No answer yet for {', '.join(missing[:5])}: run answer_questions on them first.")
+    return accuracy([answers.by_id[q.id] for q in questions], questions, cards, after_update)
+
+
+# ---------------------------------------------------------------------------------------------
+# The three approaches, as functions from questions to answers
+# ---------------------------------------------------------------------------------------------
+
+def finetune_answers(model, tokenizer, questions: list[str], max_new_tokens: int = 24, batch_size: int = 16,
+                     progress: bool = False):
+    """The fine-tuned LLM answers from its weights alone, in the prompt format it was trained on."""
+    from utils.generation import generate
+    from utils.qa_cards import qa_prompt
+
+    return generate(model, tokenizer, [qa_prompt(tokenizer, q) for q in questions], max_new_tokens, batch_size,
+                    progress)
+
+
+@dataclass
+class RagSystem:
+    """A ``utils.rag.RagPipeline`` plus what it takes to rebuild and update its index the same way."""
+    pipeline: object
+    dense: object                 # the DenseRetriever: abstention scores, and what save() writes
+    retriever: str                # "dense", "bm25" or "hybrid"
+    chunk_tokens: int
+    overlap_tokens: int
+
+    def update(self, documents):
+        """Re-chunk the documents and sync the index: only documents whose chunks changed are re-embedded."""
+        from utils.documents import chunk_documents
+
+        chunks = chunk_documents(documents, self.chunk_tokens, self.overlap_tokens)
+        report = self.pipeline.retriever.sync(chunks)
+        if self.retriever == "bm25":     # the dense index still scores confidence and is what save() writes
+            report.seconds += self.dense.sync(chunks).seconds
+        return report
+
+    def answer(self, questions: list[str], progress: bool = False) -> list[str]:
+        return [a.text for a in self.pipeline.answer(list(questions), progress=progress)]
+
+    def config(self) -> dict:
+        p = self.pipeline
+        return {"retriever": self.retriever, "chunk_tokens": self.chunk_tokens, "overlap_tokens": self.overlap_tokens,
+                "k": p.k, "budget_tokens": p.budget_tokens, "max_new_tokens": p.max_new_tokens,
+                "batch_size": p.batch_size}
+
+    def save(self, folder) -> Path:
+        """The dense index (and its chunks) plus the settings: all a serving process needs besides the models."""
+        folder = Path(folder)
+        self.dense.save(folder / "index")
+        (folder / "rag.json").write_text(json.dumps(self.config(), indent=1))
+        return folder
+
+
+RETRIEVERS = ("dense", "bm25", "hybrid")
+
+
+def _assemble(dense, retriever: str):
+    from utils.retrieval import BM25Retriever, HybridRetriever
+
+    if retriever not in RETRIEVERS:
+        raise ValueError(f"Unknown retriever {retriever!r}: choose one of {', '.join(RETRIEVERS)}.")
+    if retriever == "dense":
+        return dense
+    bm25 = BM25Retriever(dense.chunks)
+    return bm25 if retriever == "bm25" else HybridRetriever([dense, bm25])
+
+
+def build_rag(documents, embedder, model, tokenizer, *, retriever: str = "hybrid", chunk_tokens: int = 128,
+              overlap_tokens: int = 32, k: int = 3, budget_tokens: int = 320, max_new_tokens: int = 32,
+              batch_size: int = 16) -> RagSystem:
+    """Chunk, embed and index ``documents``; the generator is the *base* model (no abstention threshold:
+    every held-out question here has an answer in the knowledge base)."""
+    from utils.documents import chunk_documents
+    from utils.rag import RagPipeline
+    from utils.retrieval import DenseRetriever
+
+    if retriever not in RETRIEVERS:
+        raise ValueError(f"Unknown retriever {retriever!r}: choose one of {', '.join(RETRIEVERS)}.")
+    dense = DenseRetriever(embedder, chunk_documents(documents, chunk_tokens, overlap_tokens))
+    pipeline = RagPipeline(_assemble(dense, retriever), dense, model, tokenizer, k=k, budget_tokens=budget_tokens,
+                           threshold=None, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    return RagSystem(pipeline, dense, retriever, chunk_tokens, overlap_tokens)
+
+
+def load_rag(folder, model, tokenizer, embedder) -> RagSystem:
+    """Rebuild a saved ``RagSystem`` around already-loaded models (``embedder`` must be the one that built it)."""
+    from utils.rag import RagPipeline
+    from utils.retrieval import DenseRetriever
+
+    folder = Path(folder)
+    if not (folder / "rag.json").is_file():
+        raise FileNotFoundError(f"No RAG system saved in {folder}: expected rag.json (see RagSystem.save).")
+    config = json.loads((folder / "rag.json").read_text())
+    dense = DenseRetriever.load(folder / "index", embedder)
+    pipeline = RagPipeline(_assemble(dense, config["retriever"]), dense, model, tokenizer, k=config["k"],
+                           budget_tokens=config["budget_tokens"], threshold=None,
+                           max_new_tokens=config["max_new_tokens"], batch_size=config["batch_size"])
+    return RagSystem(pipeline, dense, config["retriever"], config["chunk_tokens"], config["overlap_tokens"])
+
+
+def load_answerer(approach: str, spec: dict):
+    """Load one approach from what the notebook saved; returns ``answer(questions) -> list of answers``.
+
+    - ``custom``:    ``{"folder": ...}`` from ``CardClassifier.save``
+    - ``fine-tune``: ``{"adapter": ..., "model_id": None, "max_new_tokens": 24}`` from ``utils.lora.save_adapter``
+    - ``rag``:       ``{"folder": ..., "model_id": None, "embedder_id": None}`` from ``RagSystem.save``
+    """
+    if approach not in APPROACHES:
+        raise ValueError(f"Unknown approach {approach!r}: choose one of {', '.join(APPROACHES)}.")
+    if approach == "custom":
+        from utils.qa_cards import CardClassifier
+
+        return CardClassifier.load(spec["folder"]).answer
+    from utils.models import load_llm
+
+    tokenizer, model = load_llm(spec.get("model_id"))
+    if approach == "fine-tune":
+        from utils.lora import load_adapter
+
+        model = load_adapter(model, spec["adapter"])
+        return lambda questions: finetune_answers(model, tokenizer, questions, spec.get("max_new_tokens", 24),
+                                                  progress=False).texts
+    from utils.models import load_embedder
+
+    return load_rag(spec["folder"], model, tokenizer, load_embedder(spec.get("embedder_id"))).answer
+
+
+# ---------------------------------------------------------------------------------------------
+# Serving: latency and peak memory in a fresh process
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class ServingReport:
+    approach: str
+    latencies_ms: list[float]     # one per question, each answered alone
+    load_seconds: float           # imports excluded: loading weights, adapter, index
+    baseline_mb: float            # peak RSS after the imports, before loading anything
+    peak_mb: float                # peak RSS of the whole serving process
+    answers: list[str] = field(default_factory=list)
+
+    @property
+    def p50(self) -> float:
+        return latency_percentiles(self.latencies_ms)["p50"]
+
+    @property
+    def p95(self) -> float:
+        return latency_percentiles(self.latencies_ms)["p95"]
+
+
+def _serve(approach: str, spec: dict, questions: list[str], warmup: int = 1) -> dict:
+    """Runs inside the serving subprocess: load, warm up, answer each question alone on the clock."""
+    import torch  # noqa: F401  (imported before the baseline, as every approach needs it)
+
+    import utils.qa_cards  # noqa: F401
+    if approach != "custom":
+        import transformers  # noqa: F401
+    baseline = peak_rss_mb()
+    with Stopwatch() as loading:
+        answer = load_answerer(approach, spec)
+    for question in questions[:warmup]:     # first calls allocate buffers and pick kernels
+        answer([question])
+    latencies, answers = [], []
+    for question in questions:
+        with Stopwatch() as watch:
+            answers.append(answer([question])[0])
+        latencies.append(watch.seconds * 1000)
+    return asdict(ServingReport(approach, latencies, loading.seconds, baseline, peak_rss_mb(), answers))
+
+
+def measure_serving(approach: str, spec: dict, questions: list[str], warmup: int = 1,
+                    timeout: float = 600) -> ServingReport:
+    """Serve ``questions`` one at a time from a fresh Python process; return latencies and peak memory."""
+    if approach not in APPROACHES:
+        raise ValueError(f"Unknown approach {approach!r}: choose one of {', '.join(APPROACHES)}.")
+    if isinstance(questions, str) or not questions:
+        raise ValueError("questions must be a non-empty list of strings to time.")
+    if not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be a whole number >= 0, got {warmup!r}.")
+    payload = json.dumps({"approach": approach, "spec": spec, "questions": list(questions), "warmup": warmup})
+    result = subprocess.run([sys.executable, "-m", "utils.side_by_side"], input=payload, capture_output=True,
+                            text=True, timeout=timeout,
+                            env={**os.environ, "PYTHONWARNINGS": "ignore", "TQDM_DISABLE": "1"})
+    if result.returncode != 0:
+        raise RuntimeError(f"The {approach} serving process failed:\n{result.stderr[-2000:]}")
+    return ServingReport(**json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+# ---------------------------------------------------------------------------------------------
+# One row per approach: the table, the figure, the claim and the decision
+# ---------------------------------------------------------------------------------------------
+
+REQUIRED = ("accuracy", "latency_ms_p50", "latency_ms_p95", "build_seconds", "update_seconds",
+            "accuracy_stale", "accuracy_after_update", "labelled_examples", "peak_mb")
+
+
+def _check_results(results: dict) -> None:
+    if not isinstance(results, dict) or not results:
+        raise ValueError("results must be a dict {approach: {metric: value}} with at least one approach.")
+    for approach, row in results.items():
+        missing = [m for m in REQUIRED if m not in row]
+        if missing:
+            raise ValueError(f"results[{approach!r}] lacks {', '.join(missing)}.")
+
+
+def comparison_table(results: dict) -> str:
+    """The side-by-side table in Markdown: one row per approach (display with IPython.display.Markdown)."""
+    from utils.decide import markdown_table
+
+    _check_results(results)
+    headers = ["approach", "accuracy", "changed questions: stale → updated", "latency p50 / p95 (ms)",
+               "build s", "build $ CPU / GPU", "update s", "update work", "serve $ / 1 000 q CPU / GPU",
+               "labelled examples", "peak MB"]
+    rows = []
+    for name, r in results.items():
+        rows.append([name, f"{r['accuracy']:.2f}", f"{r['accuracy_stale']:.2f} → {r['accuracy_after_update']:.2f}",
+                     f"{r['latency_ms_p50']:,.1f} / {r['latency_ms_p95']:,.1f}", f"{r['build_seconds']:,.1f}",
+                     f"{r.get('build_cost_cpu_usd', 0):.5f} / {r.get('build_cost_gpu_usd', 0):.5f}",
+                     f"{r['update_seconds']:,.2f}", r.get("update_work", ""),
+                     f"{r.get('serving_cost_per_1000_cpu_usd', 0):.4f} / {r.get('serving_cost_per_1000_gpu_usd', 0):.4f}",
+                     f"{r['labelled_examples']:,}", f"{r['peak_mb']:,.0f}"])
+    return markdown_table(headers, rows)
+
+
+def plot_side_by_side(results: dict):
+    """Four panels: accuracy and freshness, latency, build vs update seconds, peak memory."""
+    import matplotlib.pyplot as plt
+
+    _check_results(results)
+    names = list(results)
+    colors = [COLORS.get(n, "gray") for n in names]
+    x = np.arange(len(names))
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
+
+    ax = axes[0]
+    bars = [("accuracy", "held-out questions", 1.0), ("accuracy_stale", "changed, stale", 0.35),
+            ("accuracy_after_update", "changed, after update work", 0.7)]
+    for i, (key, label, alpha) in enumerate(bars):
+        ax.bar(x + (i - 1) * 0.27, [results[n][key] for n in names], 0.27, color=colors, alpha=alpha,
+               edgecolor="black", linewidth=0.5, label=label, hatch=["", "//", ".."][i])
+    ax.axhline(0.8, color="gray", linestyle=":", linewidth=1)
+    ax.set(xticks=x, xticklabels=names, ylim=(0, 1.05), title="Accuracy (dotted: 0.8)")
+    ax.legend(fontsize=7, loc="upper left")
+
+    ax = axes[1]
+    p50 = np.array([results[n]["latency_ms_p50"] for n in names])
+    p95 = np.array([results[n]["latency_ms_p95"] for n in names])
+    ax.bar(x, p50, color=colors, edgecolor="black", linewidth=0.5)
+    ax.errorbar(x, p50, yerr=[np.zeros_like(p50), p95 - p50], fmt="none", ecolor="black", capsize=4)
+    ax.set(xticks=x, xticklabels=names, yscale="log", title="Latency per answer, ms (bar p50, whisker p95)")
+
+    ax = axes[2]
+    for i, (key, label, alpha) in enumerate([("build_seconds", "build", 1.0), ("update_seconds", "update", 0.45)]):
+        values = [max(results[n][key], 1e-3) for n in names]
+        ax.bar(x + (i - 0.5) * 0.38, values, 0.38, color=colors, alpha=alpha, edgecolor="black", linewidth=0.5,
+               label=label, hatch=["", "//"][i])
+    ax.set(xticks=x, xticklabels=names, yscale="log", title="Seconds to build and to update")
+    ax.legend(fontsize=7)
+
+    ax = axes[3]
+    ax.bar(x, [results[n]["peak_mb"] for n in names], color=colors, edgecolor="black", linewidth=0.5)
+    for xi, n in zip(x, names):
+        ax.annotate(f"{results[n]['labelled_examples']} labels", (xi, results[n]["peak_mb"]), ha="center",
+                    va="bottom", fontsize=7)
+    ax.set(xticks=x, xticklabels=names, title="Peak memory serving, MB")
+    fig.tight_layout()
+    return fig
+
+
+def check_claim(results: dict, accuracy_floor: float = 0.8, speedup: float = 10.0) -> dict:
+    """The course's claim: RAG keeps ``accuracy_after_update`` >= 0.8 with an update under a tenth of the fine-tune's."""
+    _check_results(results)
+    if "rag" not in results or "fine-tune" not in results:
+        raise ValueError("The claim compares 'rag' with 'fine-tune': results needs both.")
+    rag, tune = results["rag"], results["fine-tune"]
+    ratio = rag["update_seconds"] / tune["update_seconds"] if tune["update_seconds"] > 0 else math.inf
+    accurate, fast = rag["accuracy_after_update"] >= accuracy_floor, ratio < 1 / speedup
+    return {"rag_accuracy_after_update": rag["accuracy_after_update"], "update_ratio": ratio,
+            "accuracy_holds": accurate, "speed_holds": fast, "holds": accurate and fast}
+
+
+def measured_choice(results: dict, latency_budget_ms: float, accuracy_floor: float = 0.8) -> tuple[str | None, list]:
+    """What the numbers alone pick: among approaches whose p95 latency fits the budget and whose accuracy
+    (before and after the update) reaches the floor, the one with the cheapest update; else the most
+    accurate after the update. Returns the pick and one line per approach saying why it passed or not."""
+    _check_results(results)
+    notes, passing = [], []
+    for name, r in results.items():
+        problems = []
+        if r["latency_ms_p95"] > latency_budget_ms:
+            problems.append(f"p95 {r['latency_ms_p95']:,.0f} ms > budget {latency_budget_ms:,.0f} ms")
+        for key, label in (("accuracy", "accuracy"), ("accuracy_after_update", "accuracy after update")):
+            if r[key] < accuracy_floor:
+                problems.append(f"{label} {r[key]:.2f} < {accuracy_floor}")
+        notes.append(f"{name}: " + ("; ".join(problems) if problems else "meets every requirement"))
+        if not problems:
+            passing.append(name)
+    if passing:
+        return min(passing, key=lambda n: results[n]["update_seconds"]), notes
+    return max(results, key=lambda n: results[n]["accuracy_after_update"]), notes
+
+
+def situation_from_measurements(results: dict, *, knowledge_change: str, latency_budget_ms: float, budget_usd: float,
+                                pretrained_fit: str, needs_sources: bool):
+    """A ``utils.decide.Situation``: the labelled-data count is measured (what the supervised approaches
+    needed), the rest are the business's answers, passed in by the notebook."""
+    from utils.decide import Situation
+
+    _check_results(results)
+    labelled = max(int(r["labelled_examples"]) for r in results.values())
+    return Situation(labeled_examples=labelled, knowledge_change=knowledge_change,
+                     latency_budget_ms=latency_budget_ms, budget_usd=budget_usd, pretrained_fit=pretrained_fit,
+                     needs_sources=needs_sources)
+
+
+if __name__ == "__main__":  # the serving subprocess of ``measure_serving``
+    import utils  # noqa: F401  (offline mode)
+
+    request = json.loads(sys.stdin.read())
+    print(json.dumps(_serve(**request)))
