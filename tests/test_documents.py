@@ -17,7 +17,7 @@ from utils.documents import (
     parse_markdown,
     split_sections,
 )
-from utils.rag import is_correct
+from utils.rag_eval import is_correct
 
 DOC_TEXT = """---
 id: demo
