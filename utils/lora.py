@@ -13,6 +13,7 @@ LoRA in one line: a frozen weight ``W`` (d_out x d_in) gets a trainable update `
 and ``B`` (d_out x r), scaled by ``alpha / r``. ``B`` starts at zero, so training starts from the base model.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -21,6 +22,7 @@ import resource
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,6 +120,7 @@ def evaluate_loss(model, examples: list[dict], pad_token_id: int, batch_size: in
         raise ValueError("No examples to evaluate the loss on.")
     was_training = model.training
     model.eval()
+    examples = sorted(examples, key=lambda example: len(example["input_ids"]))  # similar lengths: less padding
     total, count = 0.0, 0
     for start in range(0, len(examples), batch_size):
         loss, n = causal_lm_loss(model, collate(examples[start:start + batch_size], pad_token_id))
@@ -129,6 +132,14 @@ def evaluate_loss(model, examples: list[dict], pad_token_id: int, batch_size: in
 # ---------------------------------------------------------------------------------------------
 # LoRA adapters
 # ---------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _quiet_peft():
+    """peft 0.21 trips a transformers deprecation warning on every wrap; it is not the learner's concern."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        yield
+
 
 def lora_config(r: int = 8, alpha: int = 16, dropout: float = 0.05, target_modules=DEFAULT_TARGET_MODULES,
                 layers=None):
@@ -162,7 +173,8 @@ def add_lora(model, config, seed: int = 0):
         raise ValueError(f"None of target_modules {sorted(wanted)} exists in this model; its linear layers include "
                          f"{sorted(n for n in names if n.endswith('proj'))[:10]}.")
     torch.manual_seed(seed)
-    return get_peft_model(model, config)
+    with _quiet_peft():
+        return get_peft_model(model, config)
 
 
 def trainable_parameters(model) -> dict:
@@ -310,7 +322,8 @@ def load_adapter(base_model, folder):
     folder = Path(folder)
     if not (folder / "adapter_config.json").is_file():
         raise FileNotFoundError(f"No adapter in {folder}: expected adapter_config.json there (see save_adapter).")
-    return PeftModel.from_pretrained(base_model, folder).eval()
+    with _quiet_peft():
+        return PeftModel.from_pretrained(base_model, folder).eval()
 
 
 def merge_adapter(model):
@@ -338,6 +351,16 @@ def max_logit_difference(model_a, model_b, tokenizer, texts: list[str]) -> float
 # ---------------------------------------------------------------------------------------------
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB.
+
+    On Linux we read ``VmHWM``: ``ru_maxrss`` survives ``exec``, so a subprocess started from a big
+    notebook kernel would report the kernel's size instead of its own.
+    """
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
     scale = 1 if sys.platform == "darwin" else 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 

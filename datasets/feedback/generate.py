@@ -24,7 +24,7 @@ sys.path.insert(0, str(HERE.parent.parent))  # run as a plain script from anywhe
 from utils.triage import FIELDS, SPLITS, validate_dataset  # noqa: E402
 
 SEED = 2024
-GENERATED = {"train": 344, "val": 40, "test": 96}  # plus the hand-written examples of each split
+GENERATED = {"train": 344, "val": 24, "test": 96}  # plus the hand-written examples of each split
 
 # How customers name each product (the taxonomy: shared by every split, never split).
 MENTIONS = {
