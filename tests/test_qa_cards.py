@@ -62,7 +62,7 @@ def test_cards_load_with_unique_ids_and_every_status(cards):
 
 
 def test_card_answers_pass_their_own_checks_before_and_after(cards):
-    from utils.rag import is_correct
+    from utils.rag_eval import is_correct
 
     for card in cards:
         for after in (False, True):

@@ -157,7 +157,7 @@ DOCS = [Document("warranty", "Warranty", "# Warranty\n\nEvery appliance has a 2-
 def test_build_rag_update_save_and_load(tmp_path, retriever):
     system = sbs.build_rag(DOCS, HashingEmbedder(), model=None, tokenizer=None, retriever=retriever, chunk_tokens=32,
                            overlap_tokens=8, k=1)
-    assert system.pipeline.threshold is None and system.pipeline.k == 1
+    assert system.pipeline.threshold is None and system.pipeline.k == 1 and system.options == {"k": 1}
     assert system.pipeline.retriever.search("warranty years", 1)[0].doc_id == "warranty"
 
     updated = [Document("warranty", "Warranty", "# Warranty\n\nEvery appliance has a 3-year warranty.\n"), *DOCS[1:]]
@@ -175,6 +175,8 @@ def test_build_rag_update_save_and_load(tmp_path, retriever):
 def test_rag_rejects_unknown_retriever_and_missing_folder(tmp_path):
     with pytest.raises(ValueError, match="Unknown retriever"):
         sbs.build_rag(DOCS, HashingEmbedder(), None, None, retriever="sparse")
+    with pytest.raises(ValueError, match="No abstention threshold"):
+        sbs.build_rag(DOCS, HashingEmbedder(), None, None, threshold=0.5)
     with pytest.raises(FileNotFoundError, match="rag.json"):
         sbs.load_rag(tmp_path, None, None, HashingEmbedder())
 

@@ -28,11 +28,11 @@ import torch
 from torch import nn
 
 from utils.paths import DATASETS_DIR
-from utils.rag import is_correct
+from utils.rag_eval import is_correct
 
 QA_DIR = DATASETS_DIR / "northwind_qa"
 STATUSES = ("unchanged", "changed", "added")   # what the policy update does to a card
-QA_SYSTEM = "You are Northwind's support assistant. Answer in one short sentence."
+QA_SYSTEM = "Northwind support."  # short on purpose: every prompt token costs training and generation time
 
 
 # ---------------------------------------------------------------------------------------------
@@ -45,7 +45,7 @@ class Card:
     doc_id: str                          # the knowledge-base document that states the fact
     status: str                          # "unchanged", "changed" or "added" by the policy update
     answer: str | None                   # None only for a card the update adds
-    accept: tuple | None                 # key facts a correct answer contains (see utils.rag.is_correct)
+    accept: tuple | None                 # key facts a correct answer contains (see utils.rag_eval.is_correct)
     answer_after_update: str | None      # None when the update does not change the answer
     accept_after_update: tuple | None
     train: tuple                         # hand-written paraphrases to train on

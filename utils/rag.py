@@ -104,34 +104,62 @@ def source_label(hit: Hit) -> str:
     return hit.chunk.passage.partition("\n")[0]
 
 
-def focus_hits(question: str, hits: list[Hit], embed, max_units: int = 2, lexical_weight: float = 0.3,
-               filter_injections: bool = True) -> list[Hit]:
-    """The ``max_units`` sentences/rows of ``hits`` that best match the question, as hits of their own.
+def embed_cached(texts: list[str], embed, cache: dict | None = None) -> np.ndarray:
+    """``embed(texts)`` through a text → vector cache, so a sentence is embedded once per session.
+
+    Sentences of the knowledge base come back again and again; caching them is what precomputing
+    sentence vectors at indexing time would give a deployed system.
+    """
+    if cache is None:
+        return embed(list(texts))
+    todo = list(dict.fromkeys(t for t in texts if t not in cache))
+    if todo:
+        cache.update(zip(todo, embed(todo)))
+    return np.stack([cache[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
+
+
+def focus_many(questions: list[str], hits_lists: list[list[Hit]], embed, max_units: int = 2,
+               lexical_weight: float = 0.3, filter_injections: bool = True, cache: dict | None = None) -> list[list[Hit]]:
+    """For each question, the ``max_units`` sentences/rows of its hits that best match it, as hits of their own.
 
     Ranked by cosine(question, "label: unit") + ``lexical_weight`` × share of the question's words
     in it; each returned hit's ``score`` is the plain cosine. ``embed`` maps texts to unit vectors
-    (``DenseRetriever.embed``). The returned chunks keep their document id and character span.
-    With ``filter_injections``, instruction-like sentences are never candidates.
+    (``DenseRetriever.embed``); all sentences of all questions go through it in one batch. The
+    returned chunks keep their document id and character span. With ``filter_injections``,
+    instruction-like sentences are never candidates.
     """
     if not isinstance(max_units, int) or max_units <= 0:
         raise ValueError(f"max_units must be a positive integer, got {max_units!r}.")
-    candidates = [(source_label(hit), unit, hit, n) for hit in hits for n, unit in enumerate(split_units(hit.chunk.text))
-                  if not (filter_injections and INJECTION.search(unit))]
-    if not candidates:
-        return list(hits[:max_units])
-    vectors = embed([f"{label}: {unit}" for label, unit, _, _ in candidates])        # (U, D)
-    cosine = vectors @ embed([question])[0]                                           # (U,)
-    words = set(bm25_tokens(question))
-    lexical = np.array([len(words & set(bm25_tokens(f"{label} {unit}"))) / max(1, len(words))
-                        for label, unit, _, _ in candidates])
-    focused = []
-    for i in np.argsort(-(cosine + lexical_weight * lexical), kind="stable")[:max_units]:
-        _, unit, hit, n = candidates[i]
-        c = hit.chunk
-        start = c.start + max(0, c.text.find(unit[:20]))
-        focused.append(Hit(Chunk(f"{c.chunk_id}.{n}", c.doc_id, c.title, c.heading, unit, start,
-                                 start + len(unit), 0), float(cosine[i])))
-    return focused
+    candidates = [[(source_label(hit), unit, hit, n) for hit in hits for n, unit in enumerate(split_units(hit.chunk.text))
+                   if not (filter_injections and INJECTION.search(unit))] for hits in hits_lists]
+    texts = [f"{label}: {unit}" for rows in candidates for label, unit, _, _ in rows]
+    vectors = embed_cached(texts, embed, cache)                                   # (all units, D)
+    queries = embed(list(questions))                                              # (Q, D)
+    results, offset = [], 0
+    for question, query, rows, hits in zip(questions, queries, candidates, hits_lists):
+        if not rows:
+            results.append(list(hits[:max_units]))
+            continue
+        cosine = vectors[offset:offset + len(rows)] @ query                      # (U,)
+        offset += len(rows)
+        words = set(bm25_tokens(question))
+        lexical = np.array([len(words & set(bm25_tokens(f"{label} {unit}"))) / max(1, len(words))
+                            for label, unit, _, _ in rows])
+        focused = []
+        for i in np.argsort(-(cosine + lexical_weight * lexical), kind="stable")[:max_units]:
+            _, unit, hit, n = rows[i]
+            c = hit.chunk
+            start = c.start + max(0, c.text.find(unit[:20]))
+            focused.append(Hit(Chunk(f"{c.chunk_id}.{n}", c.doc_id, c.title, c.heading, unit, start,
+                                     start + len(unit), 0), float(cosine[i])))
+        results.append(focused)
+    return results
+
+
+def focus_hits(question: str, hits: list[Hit], embed, max_units: int = 2, lexical_weight: float = 0.3,
+               filter_injections: bool = True) -> list[Hit]:
+    """``focus_many`` for one question."""
+    return focus_many([question], [hits], embed, max_units, lexical_weight, filter_injections)[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -324,6 +352,15 @@ class RagPipeline:
     filter_injections: bool = True
     system: str = SYSTEM_PROMPT
     examples: list = field(default_factory=lambda: list(EXAMPLES))
+    _idf: tuple = field(default=(None, None), init=False, repr=False)
+    _cache: dict = field(default_factory=dict, init=False, repr=False)        # sentence → vector
+
+    def idf(self) -> dict[str, float]:
+        """Word rarity over the indexed chunks, recomputed only after the index changed."""
+        key = (id(self.dense), self.dense.version)
+        if self._idf[0] != key:
+            self._idf = (key, inverse_document_frequency([c.passage for c in self.dense.chunks]))
+        return self._idf[1]
 
     def retrieve(self, questions: list[str]) -> list[Retrieval]:
         """Chunks, sources and confidence for each question (no generation)."""
@@ -331,19 +368,21 @@ class RagPipeline:
             raise TypeError("questions must be a list of strings; wrap a single question as [question].")
         if not questions:
             raise ValueError("No questions to answer.")
-        idf = inverse_document_frequency([c.passage for c in self.dense.chunks])
+        idf = self.idf()
+        hits_lists = self.retriever.search_many(questions, self.k)
+        if self.focus_units:
+            sources_lists = focus_many(questions, hits_lists, self.dense.embed, self.focus_units,
+                                       filter_injections=self.filter_injections, cache=self._cache)
+            best = [max((h.score for h in sources), default=0.0) for sources in sources_lists]
+        else:
+            sources_lists = hits_lists
+            queries = self.dense.embed(list(questions))                                   # (Q, D)
+            best = [float(np.max(embed_cached([h.chunk.passage for h in hits], self.dense.embed, self._cache) @ q))
+                    if hits else 0.0 for hits, q in zip(hits_lists, queries)]
         results = []
-        for question, hits in zip(questions, self.retriever.search_many(questions, self.k)):
+        for question, hits, sources, cosine in zip(questions, hits_lists, sources_lists, best):
             flagged = [s for h in hits for s in find_injections(h.text)] if self.filter_injections else []
-            if self.focus_units:
-                sources = focus_hits(question, hits, self.dense.embed, self.focus_units,
-                                     filter_injections=self.filter_injections)
-                best = max(h.score for h in sources)
-            else:
-                sources = hits
-                best = float(np.max(self.dense.embed([h.chunk.passage for h in hits]) @
-                                    self.dense.embed([question])[0]))
-            confidence = best + self.coverage_weight * term_coverage(question, hits, idf)
+            confidence = cosine + self.coverage_weight * term_coverage(question, hits, idf)
             results.append(Retrieval(question, hits, sources, confidence, flagged))
         return results
 

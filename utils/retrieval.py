@@ -102,6 +102,7 @@ class _Index:
         self._chunks: dict[int, Chunk] = {}        # internal id → chunk, in insertion order
         self._fingerprints: dict[str, str] = {}    # document id → fingerprint of its indexed chunks
         self._next_id = 0
+        self.version = 0                           # bumped by every sync that changes the index
 
     def __len__(self) -> int:
         return len(self._chunks)
@@ -134,6 +135,7 @@ class _Index:
         if todo:
             self._add(todo)
         self._fingerprints = new
+        self.version += bool(stale or fresh)
         report.chunks_indexed = len(todo)
         report.seconds = time.perf_counter() - started
         return report
