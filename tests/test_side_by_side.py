@@ -248,13 +248,15 @@ def test_check_claim_both_ways():
 
 
 def test_measured_choice_filters_by_latency_and_accuracy():
-    pick, notes = sbs.measured_choice(results(), latency_budget_ms=5000)
-    assert pick == "rag", "rag and custom pass; rag has the cheapest update"
-    assert any("fine-tune: accuracy after update 0.50" in n for n in notes)
-    pick, notes = sbs.measured_choice(results(), latency_budget_ms=100)
-    assert pick == "custom" and any("rag: p95 4,000 ms > budget 100 ms" in n for n in notes)
-    pick, _ = sbs.measured_choice(results(), latency_budget_ms=100, accuracy_floor=0.95)
-    assert pick == "custom", "nothing passes: the most accurate after the update (first on a tie)"
+    choice = sbs.measured_choice(results(), latency_budget_ms=5000)
+    assert choice.approach == "rag" and choice.passing == ["custom", "rag"], "rag has the cheapest update"
+    assert any("fine-tune: accuracy after update 0.50" in n for n in choice.notes)
+    assert "cheapest update" in str(choice)
+    choice = sbs.measured_choice(results(), latency_budget_ms=100)
+    assert choice.approach == "custom" and any("rag: p95 4,000 ms > budget 100 ms" in n for n in choice.notes)
+    choice = sbs.measured_choice(results(), latency_budget_ms=100, accuracy_floor=0.95)
+    assert choice.approach == "custom" and choice.passing == [], "nothing passes: the most accurate, first on a tie"
+    assert "no approach meets every requirement" in str(choice)
 
 
 def test_situation_from_measurements_feeds_recommend():

@@ -441,10 +441,23 @@ def check_claim(results: dict, accuracy_floor: float = 0.8, speedup: float = 10.
             "accuracy_holds": accurate, "speed_holds": fast, "holds": accurate and fast}
 
 
-def measured_choice(results: dict, latency_budget_ms: float, accuracy_floor: float = 0.8) -> tuple[str | None, list]:
-    """What the numbers alone pick: among approaches whose p95 latency fits the budget and whose accuracy
-    (before and after the update) reaches the floor, the one with the cheapest update; else the most
-    accurate after the update. Returns the pick and one line per approach saying why it passed or not."""
+@dataclass
+class Choice:
+    approach: str                 # what the measurements pick
+    passing: list[str]            # the approaches that met every requirement (empty: none did)
+    notes: list[str]              # one line per approach: what it missed, or that it met everything
+
+    def __str__(self) -> str:
+        how = ("the cheapest update among those meeting every requirement" if self.passing else
+               "no approach meets every requirement, so the most accurate after the update")
+        return f"The measurements pick {self.approach!r} ({how}):\n" + "\n".join(f"  - {n}" for n in self.notes)
+
+
+def measured_choice(results: dict, latency_budget_ms: float, accuracy_floor: float = 0.8) -> Choice:
+    """What the numbers alone pick. The requirements: p95 latency within the budget, accuracy at least
+    ``accuracy_floor`` on the held-out questions and on the changed ones after the update. Among the
+    approaches that meet all of them, the one with the cheapest update wins; if none does, the most
+    accurate after the update (the first on a tie)."""
     _check_results(results)
     notes, passing = [], []
     for name, r in results.items():
@@ -458,8 +471,8 @@ def measured_choice(results: dict, latency_budget_ms: float, accuracy_floor: flo
         if not problems:
             passing.append(name)
     if passing:
-        return min(passing, key=lambda n: results[n]["update_seconds"]), notes
-    return max(results, key=lambda n: results[n]["accuracy_after_update"]), notes
+        return Choice(min(passing, key=lambda n: results[n]["update_seconds"]), passing, notes)
+    return Choice(max(results, key=lambda n: results[n]["accuracy_after_update"]), [], notes)
 
 
 def situation_from_measurements(results: dict, *, knowledge_change: str, latency_budget_ms: float, budget_usd: float,
