@@ -8,14 +8,20 @@ import pytest
 from utils.documents import Chunk, load_knowledge_base, load_planted_documents
 from utils.rag import (
     ABSTAIN_TEXT,
+    RagAnswer,
     RagPipeline,
     Retrieval,
+    apply_threshold,
     build_prompt,
     calibrate_threshold,
+    embed_cached,
     find_injections,
     focus_hits,
+    focus_many,
     format_source,
     inverse_document_frequency,
+    is_supported,
+    quote_answer,
     split_units,
     strip_injections,
     term_coverage,
@@ -161,3 +167,50 @@ def test_pipeline_rejects_bad_questions():
         pipeline.retrieve("one question")
     with pytest.raises(ValueError, match="No questions"):
         pipeline.retrieve([])
+
+
+def test_focus_many_batches_questions_and_caches_sentences():
+    calls = []
+
+    def embed(texts):
+        calls.append(len(texts))
+        keys = ["power", "capacity", "warranty"]
+        v = np.array([[float(k in t.lower()) for k in keys] + [0.1] for t in texts], dtype=np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    cache = {}
+    questions = ["What is the capacity?", "How long is the warranty?"]
+    many = focus_many(questions, [HITS[:2], HITS[:2]], embed, 1, cache=cache)
+    assert [f[0].text for f in many] == ["| Capacity | 1.7 litres |", "Every appliance has a 2-year warranty from delivery."]
+    assert calls == [3, 2]                           # 3 distinct sentences once, then the 2 questions
+    assert focus_many(questions, [HITS[:2], HITS[:2]], embed, 1, cache=cache)[0][0].text == many[0][0].text
+    assert calls == [3, 2, 2]                        # second time: sentences come from the cache
+    assert focus_hits(questions[0], HITS[:2], embed, 1)[0].text == many[0][0].text
+    assert embed_cached(["a power b"], embed, None).shape == (1, 4)
+
+
+def test_apply_threshold_turns_weak_answers_into_abstentions():
+    strong = RagAnswer("q", "It is 4 hours [1].", False, "answered", 0.9, HITS[:1], [1])
+    weak = RagAnswer("q", "It is 7 hours [1].", False, "answered", 0.4, HITS[:1], [1])
+    kept, refused = apply_threshold([strong, weak], 0.5)
+    assert kept is strong and refused.abstained and refused.text == ABSTAIN_TEXT and refused.citations == []
+    assert not weak.abstained                        # the originals are left alone
+
+
+@pytest.mark.parametrize("answer, question, expected", [
+    ("The kettle uses 2200 W [2].", "How much power does the kettle use?", True),
+    ("The kettle uses 1800 W [2].", "How much power does the kettle use?", False),          # invented number
+    ("The kettle holds 1.7 litres [1] [2] [3] [4] [5].", "How much water fits in the kettle?", False),  # loop
+    ("The kettle is a kettle.", "How much power does the kettle use?", False),              # says nothing new
+    ("Every appliance has a warranty from delivery.", "When does the warranty start?", True),
+    ("It is a great and popular gadget for everyone.", "What is the kettle like?", False),   # not in sources
+])
+def test_is_supported(answer, question, expected):
+    assert is_supported(answer, HITS[:2], question) is expected
+
+
+def test_quote_answer_cites_the_best_source():
+    assert quote_answer(HITS[:2]) == "Warranty policy: Every appliance has a 2-year warranty from delivery. [2]"
+    row = hit("kettle", "| Weight | 1.1 kg |")
+    assert quote_answer([HITS[1], row]) == "Kettle manual: Weight: 1.1 kg [2]"
+    assert quote_answer([row, HITS[1]], best_last=False) == "Kettle manual: Weight: 1.1 kg [1]"

@@ -291,6 +291,56 @@ def calibrate_threshold(answerable_scores, unanswerable_scores, min_keep: float 
     return float(candidates[int(np.argmax(balanced))])
 
 
+# ---------------------------------------------------------------------------------------------
+# Grounding check
+# ---------------------------------------------------------------------------------------------
+
+CITATION = re.compile(r"\[\s*\d*(?:\s*,\s*\d+)*\s*(?:\]|$)")          # "[2]", "[1, 3]", a cut-off "[1"
+FUNCTION_WORDS = frozenset(
+    "a an the and or but so if then than that this these those there it its it's is are was were be been being "
+    "has have had do does did can could should would will may might must to of in on at by for from with about "
+    "into over under after before up out also only just not no yes you your we our they their them he she his "
+    "her which who what when where why how all any each some such very more most less uses use used".split())
+NUMERIC_QUESTION = re.compile(r"^(how (many|much|long|often|heavy|big|tall|high|fast|far|loud|strong|quickly|soon)|"
+                              r"what (\w+ )?(temperature|percentage|pressure|version|price|time)|"
+                              r"which (\w+ )?(temperature|version)|until what time|at what (temperature|height|"
+                              r"battery|level)|for how)\b", re.IGNORECASE)
+
+
+def is_supported(answer: str, sources: list[Hit], question: str = "") -> bool:
+    """Does ``answer`` say something new, and only what the sources say? All of these must hold:
+
+    - it cites only sources that exist (a run of "[3] [4] [5]…" is a model stuck in a loop);
+    - every number in it appears in a source or in the question (small models invent numbers);
+    - it adds a word or number that is not in the question, and at least half of those are in a source;
+    - a question asking for a quantity ("How long…", "What temperature…") gets a new number.
+    Cheap and strict where small models fail most; a paraphrase of the right sentence passes.
+    """
+    from utils.rag_eval import normalize_answer
+
+    cited = [int(n) for n in re.findall(r"\d+", " ".join(CITATION.findall(answer)))]
+    said = set(normalize_answer(CITATION.sub(" ", answer)).split())
+    asked = set(normalize_answer(question).split())
+    known = set(normalize_answer(" ".join(f"{source_label(h)} {h.text}" for h in sources)).split())
+    numbers = {w for w in said if any(ch.isdigit() for ch in w)}
+    new = said - asked - FUNCTION_WORDS
+    return (all(1 <= n <= len(sources) for n in cited)
+            and not numbers - known - asked
+            and bool(new) and len(new & known) >= len(new) / 2
+            and (bool(numbers - asked) or not NUMERIC_QUESTION.search(question.strip())))
+
+
+def quote_answer(sources: list[Hit], best_last: bool = True) -> str:
+    """The extractive fallback: the best source's sentence or table row, with its citation."""
+    number = len(sources) if best_last else 1
+    best = sources[number - 1]
+    text = best.text.strip()
+    if text.startswith("|"):                                  # "| Weight | 7.3 kg |" → "Weight: 7.3 kg"
+        cells = [c.strip() for c in text.strip("|").split("|")]
+        text = f"{cells[0]}: {'; '.join(cells[1:])}"
+    return f"{best.title}: {text} [{number}]"
+
+
 def apply_threshold(answers: list, threshold: float) -> list:
     """Copies of ``answers`` in which those with ``confidence`` below ``threshold`` become abstentions.
 
@@ -316,14 +366,15 @@ class Retrieval:
 @dataclass
 class RagAnswer:
     question: str
-    text: str                  # the model's answer, or ABSTAIN_TEXT
+    text: str                  # the final answer: the model's, a quoted source, or ABSTAIN_TEXT
     abstained: bool
-    reason: str                # "answered", "weak retrieval" or "model declined"
+    reason: str                # "answered", "quoted source", "weak retrieval" or "model declined"
     confidence: float
     sources: list[Hit]         # in prompt order; citation [n] is sources[n - 1]
     citations: list[int] = field(default_factory=list)
     prompt_tokens: int = 0
     flagged: list[str] = field(default_factory=list)
+    generated: str = ""        # what the model wrote, even when it was not used
 
     @property
     def cited_doc_ids(self) -> list[str]:
@@ -332,11 +383,13 @@ class RagAnswer:
 
 @dataclass
 class RagPipeline:
-    """Retrieve → focus → abstain? → prompt → generate, batched over many questions.
+    """Retrieve → focus → abstain? → prompt → generate → check, batched over many questions.
 
     ``retriever`` supplies the chunks (dense, BM25 or hybrid); ``dense`` (a DenseRetriever) embeds
     questions and sentences for focus and confidence. ``focus_units=None`` shows whole chunks;
-    ``threshold=None`` never abstains on retrieval evidence.
+    ``threshold=None`` never abstains on retrieval evidence. With ``ground=True`` an answer that
+    fails ``is_supported`` is replaced by a quote of the best source (``quote_answer``); the
+    model's own text stays in ``RagAnswer.generated``.
     """
     retriever: object
     dense: object
@@ -350,6 +403,7 @@ class RagPipeline:
     max_new_tokens: int = 32
     batch_size: int = 16
     filter_injections: bool = True
+    ground: bool = True
     system: str = SYSTEM_PROMPT
     examples: list = field(default_factory=lambda: list(EXAMPLES))
     _idf: tuple = field(default=(None, None), init=False, repr=False)
@@ -404,9 +458,12 @@ class RagPipeline:
             out = generate(self.model, self.tokenizer, prompts, self.max_new_tokens, self.batch_size, progress)
             for i, text in zip(todo, out.texts):
                 answer = answers[i]
-                answer.text, answer.citations = text, parse_citations(text, len(answer.sources))
+                answer.generated = answer.text = text
                 if is_abstention(text):
                     answer.abstained, answer.reason = True, "model declined"
+                elif self.ground and answer.sources and not is_supported(text, answer.sources, answer.question):
+                    answer.text, answer.reason = quote_answer(answer.sources), "quoted source"
+                answer.citations = parse_citations(answer.text, len(answer.sources))
         return answers
 
     def answer(self, questions: list[str], progress: bool = False) -> list[RagAnswer]:
