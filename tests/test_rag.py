@@ -210,7 +210,16 @@ def test_is_supported(answer, question, expected):
 
 
 def test_quote_answer_cites_the_best_source():
-    assert quote_answer(HITS[:2]) == "Warranty policy: Every appliance has a 2-year warranty from delivery. [2]"
+    assert quote_answer(HITS[:2]) == "Warranty policy › Cover: Every appliance has a 2-year warranty from delivery. [2]"
     row = hit("kettle", "| Weight | 1.1 kg |")
-    assert quote_answer([HITS[1], row]) == "Kettle manual: Weight: 1.1 kg [2]"
-    assert quote_answer([row, HITS[1]], best_last=False) == "Kettle manual: Weight: 1.1 kg [1]"
+    assert quote_answer([HITS[1], row]) == "Kettle manual › Specifications: Weight: 1.1 kg [2]"
+    assert quote_answer([row, HITS[1]], best_last=False) == "Kettle manual › Specifications: Weight: 1.1 kg [1]"
+
+
+def test_apply_threshold_review_band_refuses_only_unsupported_answers():
+    quoted = RagAnswer("q", "Kettle manual: Power: 2200 W [1]", False, "quoted source", 0.6, HITS[:1], [1])
+    answered = RagAnswer("q", "It uses 2200 W [1].", False, "answered", 0.6, HITS[:1], [1])
+    high = RagAnswer("q", "Kettle manual: Power: 2200 W [1]", False, "quoted source", 0.9, HITS[:1], [1])
+    out = apply_threshold([quoted, answered, high], threshold=0.5, review_threshold=0.7)
+    assert [a.reason for a in out] == ["unsupported answer", "answered", "quoted source"]
+    assert out[0].abstained and not out[1].abstained and not out[2].abstained

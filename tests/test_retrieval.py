@@ -178,3 +178,15 @@ def test_minilm_matches_a_paraphrase(tokenizer):
     assert dense.dim == 384
     assert dense.search("How long until the robot cleaner needs charging?", 1)[0].doc_id == "vacuum"
     assert dense.search("Is my broken appliance repaired for free?", 1)[0].doc_id == "warranty"
+
+
+def test_vectors_and_version_follow_the_index(tokenizer, chunks):
+    dense = DenseRetriever(HashEmbedder(), chunks)
+    vectors = dense.vectors()
+    assert vectors.shape == (len(chunks), 64)
+    np.testing.assert_allclose(vectors, dense.embed([c.passage for c in dense.chunks]), rtol=1e-5)
+    version = dense.version
+    dense.sync(chunks)
+    assert dense.version == version                                      # nothing changed
+    dense.sync(chunks[:-1])
+    assert dense.version == version + 1 and dense.vectors().shape == (len(chunks) - 1, 64)

@@ -4,7 +4,13 @@ import math
 
 import pytest
 
-from utils.retrieval_metrics import evaluate_rankings, ndcg_at_k, recall_at_k, reciprocal_rank
+from utils.retrieval_metrics import (
+    evaluate_answer_recall,
+    evaluate_rankings,
+    ndcg_at_k,
+    recall_at_k,
+    reciprocal_rank,
+)
 
 
 def test_recall_at_k_by_hand():
@@ -48,3 +54,19 @@ def test_evaluate_rankings_averages_over_queries():
 def test_metrics_reject_bad_input(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_evaluate_answer_recall_reads_the_chunk_text(tmp_path):
+    from utils.documents import Chunk, Question
+    from utils.retrieval import Hit
+
+    class Fixed:
+        def search_many(self, queries, k):
+            chunk = Chunk("d#0", "d", "Doc", "", "The tank holds 1.8 litres.", 0, 26, 7)
+            return [[Hit(chunk, 1.0)] for _ in queries]
+
+    q = lambda accept: Question("q", "dev", "How big?", True, ("d",), "x", accept)   # noqa: E731
+    result = evaluate_answer_recall(Fixed(), [q(("1.8",)), q(("2.5",))], k=1)
+    assert result == {"answer_recall@1": 0.5, "context_tokens@1": 7.0}
+    with pytest.raises(ValueError, match="No answerable"):
+        evaluate_answer_recall(Fixed(), [], k=1)

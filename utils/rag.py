@@ -338,16 +338,30 @@ def quote_answer(sources: list[Hit], best_last: bool = True) -> str:
     if text.startswith("|"):                                  # "| Weight | 7.3 kg |" → "Weight: 7.3 kg"
         cells = [c.strip() for c in text.strip("|").split("|")]
         text = f"{cells[0]}: {'; '.join(cells[1:])}"
-    return f"{best.title}: {text} [{number}]"
+    return f"{source_label(best)}: {text} [{number}]"
 
 
-def apply_threshold(answers: list, threshold: float) -> list:
-    """Copies of ``answers`` in which those with ``confidence`` below ``threshold`` become abstentions.
+def apply_threshold(answers: list, threshold: float, review_threshold: float | None = None) -> list:
+    """Copies of ``answers`` as if the pipeline had run with these thresholds (see ``RagPipeline``).
 
-    Lets a notebook try thresholds on answers it already generated, without generating again.
+    Below ``threshold`` an answer becomes an abstention; below ``review_threshold`` so does an answer
+    that failed the grounding check (a quoted source). Lets a notebook try thresholds on answers it
+    already generated, without generating again.
     """
-    return [a if a.confidence >= threshold or a.abstained else
-            replace(a, text=ABSTAIN_TEXT, abstained=True, reason="weak retrieval", citations=[]) for a in answers]
+    def refuse(answer, reason):
+        return replace(answer, text=ABSTAIN_TEXT, abstained=True, reason=reason, citations=[])
+
+    out = []
+    for a in answers:
+        if a.abstained:
+            out.append(a)
+        elif a.confidence < threshold:
+            out.append(refuse(a, "weak retrieval"))
+        elif review_threshold is not None and a.confidence < review_threshold and a.reason == "quoted source":
+            out.append(refuse(a, "unsupported answer"))
+        else:
+            out.append(a)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,7 +382,7 @@ class RagAnswer:
     question: str
     text: str                  # the final answer: the model's, a quoted source, or ABSTAIN_TEXT
     abstained: bool
-    reason: str                # "answered", "quoted source", "weak retrieval" or "model declined"
+    reason: str                # "answered", "quoted source", "weak retrieval", "unsupported answer", "model declined"
     confidence: float
     sources: list[Hit]         # in prompt order; citation [n] is sources[n - 1]
     citations: list[int] = field(default_factory=list)
@@ -386,10 +400,13 @@ class RagPipeline:
     """Retrieve → focus → abstain? → prompt → generate → check, batched over many questions.
 
     ``retriever`` supplies the chunks (dense, BM25 or hybrid); ``dense`` (a DenseRetriever) embeds
-    questions and sentences for focus and confidence. ``focus_units=None`` shows whole chunks;
-    ``threshold=None`` never abstains on retrieval evidence. With ``ground=True`` an answer that
-    fails ``is_supported`` is replaced by a quote of the best source (``quote_answer``); the
-    model's own text stays in ``RagAnswer.generated``.
+    questions and sentences for focus and confidence. ``focus_units=None`` shows whole chunks.
+
+    With ``ground=True`` an answer that fails ``is_supported`` is replaced by a quote of the best
+    source (``quote_answer``); the model's own text stays in ``RagAnswer.generated``. Abstention:
+    below ``threshold`` the model is not even asked ("weak retrieval"); below ``review_threshold``
+    an unsupported answer becomes an abstention instead of a quote ("unsupported answer"). ``None``
+    switches either off.
     """
     retriever: object
     dense: object
@@ -399,6 +416,7 @@ class RagPipeline:
     focus_units: int | None = 2
     budget_tokens: int = 384
     threshold: float | None = None
+    review_threshold: float | None = None
     coverage_weight: float = 0.3
     max_new_tokens: int = 32
     batch_size: int = 16
@@ -462,7 +480,10 @@ class RagPipeline:
                 if is_abstention(text):
                     answer.abstained, answer.reason = True, "model declined"
                 elif self.ground and answer.sources and not is_supported(text, answer.sources, answer.question):
-                    answer.text, answer.reason = quote_answer(answer.sources), "quoted source"
+                    if self.review_threshold is not None and answer.confidence < self.review_threshold:
+                        answer.text, answer.abstained, answer.reason = ABSTAIN_TEXT, True, "unsupported answer"
+                    else:
+                        answer.text, answer.reason = quote_answer(answer.sources), "quoted source"
                 answer.citations = parse_citations(answer.text, len(answer.sources))
         return answers
 

@@ -70,3 +70,20 @@ def evaluate_retriever(retriever, questions, ks=(1, 3, 5, 10)) -> dict[str, floa
     hits = retriever.search_many([q.question for q in questions], max(ks))
     rankings = [[h.doc_id for h in row] for row in hits]
     return evaluate_rankings(rankings, [list(q.doc_ids) for q in questions], ks)
+
+
+def evaluate_answer_recall(retriever, questions, k: int = 3) -> dict[str, float]:
+    """How often the gold key fact is in the text of the top ``k`` chunks, and how many tokens they hold.
+
+    Document recall asks whether the right document is retrieved; the generator needs the right
+    *passage*. Two chunkings can tie on the first and differ in how much text the model must read.
+    """
+    from utils.rag_eval import is_correct
+
+    questions = [q for q in questions if q.answerable]
+    if not questions:
+        raise ValueError("No answerable questions to evaluate retrieval on.")
+    hits = retriever.search_many([q.question for q in questions], k)
+    found = [is_correct(" ".join(h.chunk.passage for h in row), q.accept) for q, row in zip(questions, hits)]
+    return {f"answer_recall@{k}": float(np.mean(found)),
+            f"context_tokens@{k}": float(np.mean([sum(h.chunk.n_tokens for h in row) for row in hits]))}
