@@ -195,3 +195,15 @@ def test_report_opens_with_the_side_by_side_and_has_a_section_per_notebook(build
     assert page.count("data:image/png") == 1, "the headline figure is shown once, on the first screen"
     for name in [*names, report.HEADLINE_NOTEBOOK]:
         assert f"## {name}" in markdown and f'id="{name}"' in page
+
+
+def test_failure_descriptions_name_the_cell_or_the_timeout():
+    from nbclient.exceptions import CellTimeoutError
+    from papermill.exceptions import PapermillExecutionError
+
+    from utils.course import describe_failure
+
+    error = PapermillExecutionError(7, 3, "f(x)", "ValueError", "bad\n  input", [])
+    assert describe_failure(error) == "cell 7: ValueError: bad input"
+    assert describe_failure(CellTimeoutError("A cell timed out")).startswith("a cell ran past the per-cell timeout")
+    assert describe_failure(RuntimeError("kernel died")).startswith("outside any cell")

@@ -43,7 +43,12 @@ def course_notebooks(only: list[str] | None = None, folder: Path = NOTEBOOKS_DIR
 def describe_failure(error: Exception) -> str:
     """One line naming the failing cell and the exception, from papermill's error."""
     cell = getattr(error, "cell_index", None)
-    where = f"cell {cell}" if cell is not None else "before any cell ran"
+    if cell is not None:
+        where = f"cell {cell}"
+    elif isinstance(error, TimeoutError):  # nbclient's CellTimeoutError carries no index; its message names the cell
+        where = "a cell ran past the per-cell timeout (--cell-timeout)"
+    else:
+        where = "outside any cell (kernel start-up or papermill)"
     ename, evalue = getattr(error, "ename", type(error).__name__), getattr(error, "evalue", str(error))
     evalue = " ".join(str(evalue).split())
     return f"{where}: {ename}: {evalue[:400]}"
