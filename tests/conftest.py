@@ -24,3 +24,15 @@ def build_dir(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "build"
     monkeypatch.setenv("CROSSROADS_BUILD_DIR", str(folder))
     return folder
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """For modules of tiny-tensor tests: threads gain nothing there, and on a busy 2-core machine they wait on
+    each other. Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch  # not at the top: the thread variables above must be set before torch starts
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -8,14 +8,7 @@ from torch import nn
 from utils.checkpoint import load_checkpoint, round_trip_check, save_checkpoint
 from utils.cnn import TinyCNN, conv_block, count_parameters, describe_layers
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from threads, and on a busy 2-core machine extra threads wait on each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_conv_block_halves_the_image_and_matches_plain_torch_ops():

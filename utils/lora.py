@@ -365,23 +365,24 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
 
-def _timed_steps(model, batch, lr: float = 1e-4) -> float:
-    """One warm-up step (allocates Adam's state), then one timed step; returns the timed step's seconds."""
+def _timed_steps(model, batch, lr: float = 1e-4, timed: int = 2) -> float:
+    """One warm-up step (allocates Adam's state), then ``timed`` steps; returns the fastest one's seconds
+    (the least disturbed by page faults and other programs)."""
     parameters = [p for p in model.parameters() if p.requires_grad]
     # foreach=False: the default multi-tensor AdamW allocates temporaries as large as all the weights it
     # updates, which would inflate full fine-tuning's peak beyond what the method itself needs.
     optimizer = torch.optim.AdamW(parameters, lr=lr, foreach=False)
     model.train()
-    seconds = 0.0
-    for _ in range(2):
+    times = []
+    for _ in range(1 + timed):
         tick = time.perf_counter()
         loss, _ = causal_lm_loss(model, batch)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        seconds = time.perf_counter() - tick
+        times.append(time.perf_counter() - tick)
     del optimizer
-    return seconds
+    return min(times[1:])
 
 
 def _measure(model_id, batch_size: int, length: int, target_length: int, r: int, seed: int) -> dict:
