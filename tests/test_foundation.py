@@ -73,9 +73,9 @@ def test_record_results_writes_the_contract(build_dir):
                                               "nested": {"a": torch.tensor(3.0)}}, smoke=True)
     record = json.loads(path.read_text())
     assert path == build_dir / "results" / "99_demo.json"
-    assert set(record) == {"notebook", "smoke", "seconds", "peak_rss_mb", "metrics"}
+    assert set(record) == {"notebook", "smoke", "seconds", "peak_rss_mb", "child_peak_rss_mb", "metrics"}
     assert record["smoke"] is True and record["notebook"] == "99_demo"
-    assert 0 <= record["seconds"] < 60 and record["peak_rss_mb"] > 10
+    assert 0 <= record["seconds"] < 60 and record["peak_rss_mb"] > 10 and record["child_peak_rss_mb"] is None
     assert record["metrics"] == {"accuracy": 0.5, "curve": [1, 2], "nested": {"a": 3.0}}
     assert results.load_results() == {"99_demo": record}
 
@@ -207,3 +207,18 @@ def test_failure_descriptions_name_the_cell_or_the_timeout():
     assert describe_failure(error) == "cell 7: ValueError: bad input"
     assert describe_failure(CellTimeoutError("A cell timed out")).startswith("a cell ran past the per-cell timeout")
     assert describe_failure(RuntimeError("kernel died")).startswith("outside any cell")
+
+
+def test_peak_rss_is_this_process_and_child_peaks_are_recorded_as_given(build_dir):
+    import subprocess
+    import sys
+
+    probe = "from utils.results import peak_rss_mb; print(peak_rss_mb())"
+    kernel_size = results.peak_rss_mb()
+    child = float(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout)
+    assert 5 < child < kernel_size, "a child reports its own memory, not its parent's"
+    record = json.loads(results.record_results("99_demo", {"a": 1}, smoke=True, child_peak_rss_mb=child).read_text())
+    assert record["child_peak_rss_mb"] == round(child, 1)
+    for bad in (0, -5, "big"):
+        with pytest.raises(ValueError, match="child_peak_rss_mb"):
+            results.record_results("99_demo", {"a": 1}, smoke=True, child_peak_rss_mb=bad)

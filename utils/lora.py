@@ -18,7 +18,6 @@ import json
 import math
 import os
 import random
-import resource
 import subprocess
 import sys
 import time
@@ -29,6 +28,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
+
+from utils.results import peak_rss_mb
 
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy skips: prompt and padding positions
 DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -350,21 +351,6 @@ def max_logit_difference(model_a, model_b, tokenizer, texts: list[str]) -> float
 # What a training step costs: LoRA vs full fine-tuning
 # ---------------------------------------------------------------------------------------------
 
-def _peak_rss_mb() -> float:
-    """This process's peak resident memory in MiB.
-
-    On Linux we read ``VmHWM``: ``ru_maxrss`` survives ``exec``, so a subprocess started from a big
-    notebook kernel would report the kernel's size instead of its own.
-    """
-    status = Path("/proc/self/status")
-    if status.is_file():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024  # kB
-    scale = 1 if sys.platform == "darwin" else 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
-
-
 def _timed_steps(model, batch, lr: float = 1e-4, timed: int = 2) -> float:
     """One warm-up step (allocates Adam's state), then ``timed`` steps; returns the fastest one's seconds
     (the least disturbed by page faults and other programs)."""
@@ -398,15 +384,15 @@ def _measure(model_id, batch_size: int, length: int, target_length: int, r: int,
              "position_ids": torch.arange(length).expand(batch_size, length), "labels": labels}
     with torch.no_grad():  # touch every weight once, so the baseline includes the whole model in memory
         model(input_ids=input_ids[:1])
-    costs = {"baseline_mb": _peak_rss_mb()}
+    costs = {"baseline_mb": peak_rss_mb()}
     lora_model = add_lora(model, lora_config(r=r), seed)
     seconds = _timed_steps(lora_model, batch)
-    costs["lora"] = {"seconds": seconds, "peak_mb": _peak_rss_mb(), **trainable_parameters(lora_model)}
+    costs["lora"] = {"seconds": seconds, "peak_mb": peak_rss_mb(), **trainable_parameters(lora_model)}
     model = lora_model.unload()  # the untouched base model (adapters were never merged)
     for parameter in model.parameters():
         parameter.requires_grad_(True)
     seconds = _timed_steps(model, batch)
-    costs["full"] = {"seconds": seconds, "peak_mb": _peak_rss_mb(), **trainable_parameters(model)}
+    costs["full"] = {"seconds": seconds, "peak_mb": peak_rss_mb(), **trainable_parameters(model)}
     return costs
 
 

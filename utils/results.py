@@ -4,9 +4,11 @@
     record_results("02_custom_cnn", {"digits_test_accuracy": 0.99}, smoke=SMOKE)
 
 writes ``build/results/02_custom_cnn.json`` as
-``{"notebook", "smoke", "seconds", "peak_rss_mb", "metrics"}``. The helper measures the
-seconds (since ``start_timer``, else since the kernel started) and the peak resident memory
-itself, so no notebook can forget or fudge them.
+``{"notebook", "smoke", "seconds", "peak_rss_mb", "child_peak_rss_mb", "metrics"}``. The helper measures
+the seconds (since ``start_timer``, else since the kernel started) and the kernel's peak resident memory
+itself, so no notebook can forget or fudge them. A notebook that runs work in child processes on purpose
+(notebook 03's full fine-tuning step, notebook 05's serving processes) passes their measured peak as
+``child_peak_rss_mb``.
 """
 
 import json
@@ -37,11 +39,19 @@ def elapsed_seconds() -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process and of any finished child processes, in MiB."""
+    """Peak resident memory of *this* process image so far, in MiB.
+
+    On Linux we read ``VmHWM`` from ``/proc/self/status``: ``getrusage``'s ``ru_maxrss`` survives fork and
+    exec, so a process started from a 2 GB notebook kernel would report at least 2 GB whatever it loads
+    itself, and ``RUSAGE_CHILDREN`` inherits the same error. Elsewhere (macOS) ``ru_maxrss`` is the fallback.
+    """
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024                                  # kB -> MiB
     scale = 1 if sys.platform == "darwin" else 1024  # macOS reports bytes, Linux kibibytes
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale
-    return max(own, children) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
 
 def _check_json_value(name: str, value):
@@ -62,24 +72,32 @@ def _check_json_value(name: str, value):
                     "or lists/dicts of them.")
 
 
-def record_results(notebook: str, metrics: dict, smoke: bool) -> Path:
-    """Write ``build/results/<notebook>.json`` and return its path."""
+def record_results(notebook: str, metrics: dict, smoke: bool, child_peak_rss_mb: float | None = None) -> Path:
+    """Write ``build/results/<notebook>.json`` and return its path.
+
+    ``child_peak_rss_mb``: the largest peak of the processes the notebook started on purpose, as they
+    measured it themselves (``peak_rss_mb()`` inside the child); the kernel cannot see it reliably.
+    """
     if not isinstance(notebook, str) or not NOTEBOOK_NAME.match(notebook):
         raise ValueError(f"notebook must be the notebook's file stem such as '02_custom_cnn', got {notebook!r}.")
     if not isinstance(metrics, dict) or not metrics:
         raise ValueError("metrics must be a non-empty dict of headline figures, e.g. {'accuracy': 0.97}.")
+    if child_peak_rss_mb is not None and not (isinstance(child_peak_rss_mb, (int, float)) and child_peak_rss_mb > 0):
+        raise ValueError(f"child_peak_rss_mb must be a positive number of MiB or None, got {child_peak_rss_mb!r}.")
     record = {
         "notebook": notebook,
         "smoke": bool(smoke),
         "seconds": round(elapsed_seconds(), 2),
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        "child_peak_rss_mb": None if child_peak_rss_mb is None else round(float(child_peak_rss_mb), 1),
         "metrics": {str(k): _check_json_value(str(k), v) for k, v in metrics.items()},
     }
     path = build_dir() / "results" / f"{notebook}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n")
+    children = f", largest child process {record['child_peak_rss_mb']:.0f} MiB" if record["child_peak_rss_mb"] else ""
     print(f"Recorded {len(metrics)} metrics to {path} "
-          f"({record['seconds']:.1f} s, peak {record['peak_rss_mb']:.0f} MiB)")
+          f"({record['seconds']:.1f} s, peak {record['peak_rss_mb']:.0f} MiB{children})")
     return path
 
 

@@ -19,7 +19,6 @@ What is measured, and how (notebook 05 prints this module's numbers, it never ty
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -27,6 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from utils.results import peak_rss_mb
 
 APPROACHES = ("custom", "fine-tune", "rag")
 COLORS = {"custom": "#4C72B0", "fine-tune": "#DD8452", "rag": "#55A868"}
@@ -90,24 +91,6 @@ def latency_percentiles(latencies_ms) -> dict[str, float]:
     if not np.isfinite(values).all() or (values < 0).any():
         raise ValueError("Latencies must be finite numbers >= 0 (milliseconds).")
     return {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95))}
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of *this* process image so far, in MiB.
-
-    On Linux we read ``VmHWM`` from ``/proc/self/status`` rather than ``getrusage``: a child process
-    inherits its parent's ``ru_maxrss`` through fork and exec, so a serving process started from a
-    notebook holding 2 GB would report at least 2 GB whatever it loads itself. ``VmHWM`` belongs to the
-    new program's own memory map. Elsewhere (macOS) ``ru_maxrss`` is the fallback.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024                      # kB -> MiB
-    except OSError:
-        pass
-    scale = 1 if sys.platform == "darwin" else 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
 
 # ---------------------------------------------------------------------------------------------
