@@ -18,7 +18,6 @@ a changed answer is a relabel rather than a new model (see ``CardClassifier.rela
 """
 
 import contextlib
-import json
 import re
 import zlib
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from utils.jsonl import read_jsonl
 from utils.paths import DATASETS_DIR
 from utils.rag_eval import is_correct
 
@@ -122,16 +122,7 @@ def validate_card(row: dict, where: str = "card") -> Card:
 
 
 def _read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: the Northwind QA data lives in {QA_DIR}.")
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path.name}, line {number} is not valid JSON: {error}.") from error
-    return rows
+    return read_jsonl(path, f"the Northwind QA data lives in {QA_DIR}.")
 
 
 def load_cards(folder: Path | str = QA_DIR) -> list[Card]:

@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from utils.jsonl import read_jsonl
 from utils.paths import DATASETS_DIR
 
 FEEDBACK_DIR = DATASETS_DIR / "feedback"
@@ -94,16 +95,8 @@ def load_feedback(split: str, folder: Path | None = None) -> list[dict]:
     """Read ``datasets/feedback/<split>.jsonl`` and validate every line."""
     if split not in SPLITS:
         raise ValueError(f"Unknown split {split!r}: choose one of {', '.join(SPLITS)}.")
-    path = Path(folder or FEEDBACK_DIR) / f"{split}.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; recreate it with `python datasets/feedback/generate.py`.")
-    examples = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                examples.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise ValueError(f"{path.name}, line {number} is not valid JSON: {error}.") from error
+    examples = read_jsonl(Path(folder or FEEDBACK_DIR) / f"{split}.jsonl",
+                          "recreate it with `python datasets/feedback/generate.py`.")
     return validate_dataset(examples, f"{split} split")
 
 
