@@ -13,6 +13,7 @@ import torch
 from utils import side_by_side as sbs
 from utils.documents import Document
 from utils.qa_cards import Card, HashedNgrams, train_card_classifier
+from utils.results import latency_percentiles
 
 TINY = [Card("kettle", "d1", "unchanged", "Kettle answer 1.", ("1",), None, None,
              ("kettle boil water", "how hot kettle", "kettle tea temperature"), "kettle for tea"),
@@ -49,11 +50,11 @@ def test_compute_cost_rejects_bad_input(seconds, measured_on, words):
 
 def test_latency_percentiles_match_numpy():
     values = [5.0, 1.0, 3.0, 2.0, 4.0, 100.0]
-    result = sbs.latency_percentiles(values)
+    result = latency_percentiles(values)
     assert result == {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95))}
     for bad in ([], [1.0, -2.0], [float("nan")]):
         with pytest.raises(ValueError):
-            sbs.latency_percentiles(bad)
+            latency_percentiles(bad)
 
 
 def test_stopwatch_and_peak_rss():

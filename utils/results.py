@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from utils.paths import build_dir
 
 _started_at: float | None = None
@@ -52,6 +54,16 @@ def peak_rss_mb() -> float:
                 return int(line.split()[1]) / 1024                                  # kB -> MiB
     scale = 1 if sys.platform == "darwin" else 1024  # macOS reports bytes, Linux kibibytes
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
+
+
+def latency_percentiles(latencies_ms) -> dict[str, float]:
+    """Median and 95th percentile (linear interpolation). With few samples the p95 is close to the maximum."""
+    values = np.asarray(list(latencies_ms), dtype=float)
+    if values.size == 0:
+        raise ValueError("No latencies to summarise: time at least one answer.")
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise ValueError("Latencies must be finite numbers >= 0 (milliseconds).")
+    return {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95))}
 
 
 def _check_json_value(name: str, value):

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.results import peak_rss_mb
+from utils.results import latency_percentiles, peak_rss_mb
 
 APPROACHES = ("custom", "fine-tune", "rag")
 COLORS = {"custom": "#4C72B0", "fine-tune": "#DD8452", "rag": "#55A868"}
@@ -83,14 +83,6 @@ def serving_cost_per_1000(seconds_per_answer: float, prices: Prices = Prices(), 
     return compute_cost(1000 * seconds_per_answer, prices, measured_on)
 
 
-def latency_percentiles(latencies_ms) -> dict[str, float]:
-    """Median and 95th percentile (linear interpolation). With few samples the p95 is close to the maximum."""
-    values = np.asarray(list(latencies_ms), dtype=float)
-    if values.size == 0:
-        raise ValueError("No latencies to summarise: time at least one answer.")
-    if not np.isfinite(values).all() or (values < 0).any():
-        raise ValueError("Latencies must be finite numbers >= 0 (milliseconds).")
-    return {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95))}
 
 
 # ---------------------------------------------------------------------------------------------
