@@ -78,7 +78,7 @@ def collect(build: Path, runs: list, smoke: bool) -> dict:
                    if not (name == HEADLINE_NOTEBOOK and f.stem == "side_by_side")]  # already on the first screen
         rows.append({"name": name, "status": status, "error": run.error if run else "", "seconds": seconds,
                      "recorded_seconds": record.get("seconds"), "peak_rss_mb": rss,
-                     "child_peak_rss_mb": record.get("child_peak_rss_mb") or None, "within_budget": within,
+                     "child_peak_rss_mb": record.get("child_peak_rss_mb"), "within_budget": within,
                      "metrics": flatten(record.get("metrics", {})), "figures": figures,
                      "smoke": record.get("smoke", smoke)})
     total = sum(row["seconds"] or 0 for row in rows)
@@ -97,6 +97,15 @@ def _number(value, digits: int = 0) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
+def _budget_table(data: dict) -> tuple[list[str], list[list[str]]]:
+    """The per-notebook budget table as a header and rows of cells: one definition for markdown and HTML."""
+    header = ["notebook", "status", "wall s", "peak RSS MiB", "largest child process MiB",
+              f"within budget (≤ {BUDGET_SECONDS[data['mode']]} s, ≤ {BUDGET_RSS_MB} MiB)"]
+    rows = [[r["name"], r["status"], _number(r["seconds"]), _number(r["peak_rss_mb"]),
+             _number(r["child_peak_rss_mb"]), _mark(r["within_budget"])] for r in data["rows"]]
+    return header, rows
+
+
 def to_markdown(data: dict, build: Path) -> str:
     mode = data["mode"]
     lines = [f"# AI Crossroads — course report ({mode} mode)", "",
@@ -110,12 +119,9 @@ def to_markdown(data: dict, build: Path) -> str:
         if top["figure"]:
             lines += ["", f"![side by side]({top['figure'].relative_to(build).as_posix()})"]
         lines += ["", "## Notebooks", ""]
-    lines += [f"| notebook | status | wall s | peak RSS MiB | largest child process MiB | within budget "
-              f"(≤ {BUDGET_SECONDS[mode]} s, ≤ {BUDGET_RSS_MB} MiB) |", "|---|---|---:|---:|---:|:---:|"]
-    for row in data["rows"]:
-        lines.append(f"| {row['name']} | {row['status']} | {_number(row['seconds'])} | "
-                     f"{_number(row['peak_rss_mb'])} | {_number(row['child_peak_rss_mb'])} | "
-                     f"{_mark(row['within_budget'])} |")
+    header, cells = _budget_table(data)
+    lines += ["| " + " | ".join(header) + " |", "|---|---|---:|---:|---:|:---:|"]
+    lines += ["| " + " | ".join(row) + " |" for row in cells]
     lines += ["", CHILD_NOTE]
     for row in data["rows"]:
         lines += ["", f"## {row['name']}", ""]
@@ -159,11 +165,7 @@ def to_html(data: dict) -> str:
                   _table(["metric", *top["approaches"]], top["rows"])]
         parts += [_embedded_image(top["figure"])] if top["figure"] else []
         parts.append("<h2>Notebooks</h2>")
-    parts += [_table(["notebook", "status", "wall s", "peak RSS MiB", "largest child process MiB",
-                      f"within budget (≤ {BUDGET_SECONDS[mode]} s, ≤ {BUDGET_RSS_MB} MiB)"],
-                     [[r["name"], r["status"], _number(r["seconds"]), _number(r["peak_rss_mb"]),
-                       _number(r["child_peak_rss_mb"]), _mark(r["within_budget"])] for r in data["rows"]]),
-              f"<p>{html.escape(CHILD_NOTE)}</p>"]
+    parts += [_table(*_budget_table(data)), f"<p>{html.escape(CHILD_NOTE)}</p>"]
     for row in data["rows"]:
         parts.append(f'<h2 id="{html.escape(row["name"])}">{html.escape(row["name"])}</h2>')
         if row["error"]:
