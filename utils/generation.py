@@ -7,6 +7,7 @@ original order.
 """
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -15,15 +16,19 @@ from tqdm.auto import tqdm
 DEFAULT_SYSTEM = "You are a concise assistant for Northwind Appliances."
 
 
-def chat_prompt(tokenizer, user: str, system: str | None = DEFAULT_SYSTEM) -> str:
+def chat_prompt(tokenizer, user: str, system: str | None = DEFAULT_SYSTEM,
+                examples: Sequence[tuple[str, str]] = ()) -> str:
     """Render one user turn with the model's chat template, ending where the assistant starts to answer.
 
+    ``examples`` are worked (user, assistant) pairs placed before it as earlier turns: few-shot prompting.
     We always pass a system message: without one, SmolLM2's template inserts its own default
     ("You are a helpful AI assistant named SmolLM ..."), which costs ~20 tokens per prompt.
     """
     if not isinstance(user, str) or not user.strip():
         raise ValueError("The user message is empty: give the model a question or an instruction.")
     messages = [{"role": "system", "content": system}] if system else []
+    for example_user, example_answer in examples:
+        messages += [{"role": "user", "content": example_user}, {"role": "assistant", "content": example_answer}]
     messages.append({"role": "user", "content": user})
     if getattr(tokenizer, "chat_template", None) is None:
         raise ValueError("This tokenizer has no chat template; use an instruct/chat model or build prompts by hand.")

@@ -185,16 +185,8 @@ def format_source(number: int, hit: Hit, filter_injections: bool = True) -> tupl
 
 
 def few_shot_prompt(tokenizer, user: str, system: str = SYSTEM_PROMPT, examples=EXAMPLES) -> str:
-    """``utils.generation.chat_prompt`` with worked examples as earlier (user, assistant) turns."""
-    if not examples:
-        return chat_prompt(tokenizer, user, system=system)
-    if not isinstance(user, str) or not user.strip():
-        raise ValueError("The user message is empty: give the model a question or an instruction.")
-    messages = [{"role": "system", "content": system}] if system else []
-    for example_user, example_answer in examples:
-        messages += [{"role": "user", "content": example_user}, {"role": "assistant", "content": example_answer}]
-    messages.append({"role": "user", "content": user})
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    """The grounded-answer prompt: ``utils.generation.chat_prompt`` with worked examples as earlier turns."""
+    return chat_prompt(tokenizer, user, system=system, examples=examples)
 
 
 def _user_message(question: str, blocks: list[str]) -> str:

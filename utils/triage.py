@@ -127,11 +127,10 @@ def fewshot_prompt(tokenizer, text: str, shots: list[dict], system: str | None =
     """A multi-turn chat prompt: each shot is a user message followed by the assistant's ideal answer."""
     if not shots:
         raise ValueError("A few-shot prompt needs at least one example shot.")
-    messages = [{"role": "system", "content": system or taxonomy_prompt()}]
-    for shot in shots:
-        messages += [{"role": "user", "content": shot["text"]}, {"role": "assistant", "content": format_target(shot)}]
-    messages.append({"role": "user", "content": text})
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    from utils.generation import chat_prompt
+
+    return chat_prompt(tokenizer, text, system=system or taxonomy_prompt(),
+                       examples=[(shot["text"], format_target(shot)) for shot in shots])
 
 
 def training_pairs(tokenizer, examples: list[dict], system: str = SYSTEM_PROMPT) -> list[tuple[str, str]]:
