@@ -222,3 +222,8 @@ def test_peak_rss_is_this_process_and_child_peaks_are_recorded_as_given(build_di
     for bad in (0, -5, "big"):
         with pytest.raises(ValueError, match="child_peak_rss_mb"):
             results.record_results("99_demo", {"a": 1}, smoke=True, child_peak_rss_mb=bad)
+
+
+def test_run_in_fresh_process_names_the_work_that_failed():
+    with pytest.raises(RuntimeError, match="The demo process failed"):
+        runtime.run_in_fresh_process("utils.no_such_module", {}, "demo", timeout=60)

@@ -14,12 +14,8 @@ and ``B`` (d_out x r), scaled by ``alpha / r``. ``B`` starts at zero, so trainin
 """
 
 import contextlib
-import json
 import math
-import os
 import random
-import subprocess
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -30,6 +26,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from utils.results import peak_rss_mb
+from utils.runtime import answer_request, run_in_fresh_process
 
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy skips: prompt and padding positions
 DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -407,16 +404,10 @@ def step_costs(model_id: str | None = None, batch_size: int = 8, length: int = 6
     if batch_size <= 0 or not 0 < target_length < length:
         raise ValueError(f"Need batch_size > 0 and 0 < target_length < length; got {batch_size}, "
                          f"{target_length}, {length}.")
-    arguments = json.dumps({"model_id": model_id, "batch_size": batch_size, "length": length,
-                            "target_length": target_length, "r": r, "seed": seed})
-    result = subprocess.run([sys.executable, "-m", "utils.lora", arguments], capture_output=True, text=True,
-                            timeout=timeout, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    if result.returncode != 0:
-        raise RuntimeError(f"The step-cost subprocess failed:\n{result.stderr[-2000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    request = {"model_id": model_id, "batch_size": batch_size, "length": length, "target_length": target_length,
+               "r": r, "seed": seed}
+    return run_in_fresh_process("utils.lora", request, "step-cost", timeout)
 
 
-if __name__ == "__main__":  # the subprocess of ``step_costs``
-    import utils  # noqa: F401  (offline mode)
-
-    print(json.dumps(_measure(**json.loads(sys.argv[1]))))
+if __name__ == "__main__":  # the process of ``step_costs``
+    answer_request(_measure)

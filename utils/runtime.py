@@ -1,9 +1,12 @@
 """Device choice, seeding, offline mode and the versions banner every notebook prints first."""
 
 import importlib.metadata
+import json
 import os
 import platform
 import random
+import subprocess
+import sys
 
 OFFLINE_VARIABLES = {
     "HF_HUB_OFFLINE": "1",
@@ -101,3 +104,25 @@ def setup_notebook(seed: int = 0, device: str | None = None) -> str:
     device = pick_device(device)
     print(banner(device))
     return device
+
+
+def run_in_fresh_process(module: str, request: dict, what: str, timeout: float = 600) -> dict:
+    """Run ``python -m <module>`` with ``request`` as JSON on stdin and return the JSON it prints last.
+
+    For measurements that must not share this process: its memory peak, or libraries and weights it already
+    loaded. The module's ``__main__`` block calls ``answer_request``. ``what`` names the work in the error.
+    """
+    result = subprocess.run([sys.executable, "-m", module], input=json.dumps(request), capture_output=True,
+                            text=True, timeout=timeout,
+                            env={**os.environ, "PYTHONWARNINGS": "ignore", "TQDM_DISABLE": "1"})
+    if result.returncode != 0:
+        raise RuntimeError(f"The {what} process failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def answer_request(function) -> None:
+    """The child's side of ``run_in_fresh_process``: call ``function`` with the request, print its JSON result.
+
+    Offline mode is already on: running ``python -m utils.<module>`` imports the ``utils`` package first.
+    """
+    print(json.dumps(function(**json.loads(sys.stdin.read()))))

@@ -18,9 +18,6 @@ What is measured, and how (notebook 05 prints this module's numbers, it never ty
 
 import json
 import math
-import os
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from utils.results import latency_percentiles, peak_rss_mb
+from utils.runtime import answer_request, run_in_fresh_process
 
 APPROACHES = ("custom", "fine-tune", "rag")
 COLORS = {"custom": "#4C72B0", "fine-tune": "#DD8452", "rag": "#55A868"}
@@ -314,13 +312,8 @@ def measure_serving(approach: str, spec: dict, questions: list[str], warmup: int
         raise ValueError("questions must be a non-empty list of strings to time.")
     if not isinstance(warmup, int) or warmup < 0:
         raise ValueError(f"warmup must be a whole number >= 0, got {warmup!r}.")
-    payload = json.dumps({"approach": approach, "spec": spec, "questions": list(questions), "warmup": warmup})
-    result = subprocess.run([sys.executable, "-m", "utils.side_by_side"], input=payload, capture_output=True,
-                            text=True, timeout=timeout,
-                            env={**os.environ, "PYTHONWARNINGS": "ignore", "TQDM_DISABLE": "1"})
-    if result.returncode != 0:
-        raise RuntimeError(f"The {approach} serving process failed:\n{result.stderr[-2000:]}")
-    return ServingReport(**json.loads(result.stdout.strip().splitlines()[-1]))
+    request = {"approach": approach, "spec": spec, "questions": list(questions), "warmup": warmup}
+    return ServingReport(**run_in_fresh_process("utils.side_by_side", request, f"{approach} serving", timeout))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -463,8 +456,5 @@ def situation_from_measurements(results: dict, *, knowledge_change: str, latency
                      needs_sources=needs_sources)
 
 
-if __name__ == "__main__":  # the serving subprocess of ``measure_serving``
-    import utils  # noqa: F401  (offline mode)
-
-    request = json.loads(sys.stdin.read())
-    print(json.dumps(_serve(**request)))
+if __name__ == "__main__":  # the serving process of ``measure_serving``
+    answer_request(_serve)
