@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from utils.paths import REPO_ROOT
+from utils.core.paths import REPO_ROOT
 
 # Set before any kernel starts, so notebooks executed by the tests record into build/test/, away
 # from the results of `make course`.

@@ -1,17 +1,13 @@
-"""Unit tests for utils.qa_cards: the Northwind QA data, its wording guarantees, and the from-scratch classifier."""
+"""Unit tests for utils.compare.answer_cards, card_classifier and card_prompts: the Northwind QA data, its wording guarantees, and the from-scratch classifier."""
 
 import json
 
 import pytest
 import torch
 
-from utils import qa_cards
-from utils.documents import load_questions
-from utils.qa_cards import (
-    BagOfNgrams,
+from utils.compare import answer_cards, card_classifier, card_prompts
+from utils.compare.answer_cards import (
     Card,
-    CardClassifier,
-    HashedNgrams,
     accuracy,
     closest_paraphrases,
     labelled_examples,
@@ -20,9 +16,10 @@ from utils.qa_cards import (
     load_held_out,
     score,
     select_questions,
-    train_card_classifier,
     validate_card,
 )
+from utils.compare.card_classifier import BagOfNgrams, CardClassifier, HashedNgrams, train_card_classifier
+from utils.rag.documents import load_questions
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +54,12 @@ TINY = [  # three cards with distinct words, so a tiny model can separate them
 def test_cards_load_with_unique_ids_and_every_status(cards):
     assert len(cards) >= 30
     assert len({c.id for c in cards}) == len(cards)
-    assert {c.status for c in cards} == set(qa_cards.STATUSES)
+    assert {c.status for c in cards} == set(answer_cards.STATUSES)
     assert all(len(c.train) >= 3 for c in cards), "every card needs several training paraphrases"
 
 
 def test_card_answers_pass_their_own_checks_before_and_after(cards):
-    from utils.rag_eval import is_correct
+    from utils.rag.scoring import is_correct
 
     for card in cards:
         for after in (False, True):
@@ -74,7 +71,7 @@ def test_card_answers_pass_their_own_checks_before_and_after(cards):
 
 def test_held_out_questions_agree_with_the_knowledge_base(cards, held_out):
     kb = {q.id: q for q in load_questions()}
-    by_id = qa_cards.cards_by_id(cards)
+    by_id = answer_cards.cards_by_id(cards)
     assert {t.card_id for t in held_out} == set(by_id), "every card is tested at least once"
     for test in held_out:
         card = by_id[test.card_id]
@@ -103,7 +100,7 @@ def test_select_questions_and_counts(cards, held_out):
     changed = select_questions(held_out, cards, after_update=True, changed_only=True)
     added = [c.id for c in cards if c.status == "added"]
     assert len(after) == len(held_out) and len(before) == len(held_out) - sum(t.card_id in added for t in held_out)
-    assert all(qa_cards.cards_by_id(cards)[t.card_id].changes_with_update for t in changed)
+    assert all(answer_cards.cards_by_id(cards)[t.card_id].changes_with_update for t in changed)
     assert labelled_examples(cards) == sum(len(c.train) + 1 for c in cards if c.status != "added")
     assert labelled_examples(cards, True) == sum(len(c.train) + 1 for c in cards)
     assert len(labelled_pairs(cards, "val")) == len([c for c in cards if c.status != "added"])
@@ -172,8 +169,8 @@ def test_loaders_reject_duplicates_broken_json_and_missing_files(tmp_path):
 
 
 def test_score_and_accuracy():
-    tests = [qa_cards.HeldOutQuestion("t1", "vacuum", "battery?", "handwritten"),
-             qa_cards.HeldOutQuestion("t2", "kettle", "tea?", "handwritten")]
+    tests = [answer_cards.HeldOutQuestion("t1", "vacuum", "battery?", "handwritten"),
+             answer_cards.HeldOutQuestion("t2", "kettle", "tea?", "handwritten")]
     assert score(["It is 2.", "no idea"], tests, TINY) == [True, False]
     assert score(["It is 5.", "1"], tests, TINY, after_update=True) == [True, True]
     assert accuracy(["It is 2.", "1 minute"], tests, TINY) == 1.0
@@ -186,15 +183,15 @@ def test_score_and_accuracy():
 
 
 def test_wording_overlap():
-    assert qa_cards.wording_overlap("How long is it?", "how long IS it") == 1.0
-    assert qa_cards.wording_overlap("a b", "c d") == 0.0
-    assert qa_cards.wording_overlap("a b c d", "a b") == 0.5
+    assert answer_cards.wording_overlap("How long is it?", "how long IS it") == 1.0
+    assert answer_cards.wording_overlap("a b", "c d") == 0.0
+    assert answer_cards.wording_overlap("a b c d", "a b") == 0.5
 
 
 # --- features and model ----------------------------------------------------------------------------------
 
 def test_ngram_features_hold_words_bigrams_and_character_ngrams():
-    features = qa_cards.ngram_features("Descale AB300", word_ngrams=2, char_ngrams=(3, 3))
+    features = card_classifier.ngram_features("Descale AB300", word_ngrams=2, char_ngrams=(3, 3))
     assert "w1:descale" in features and "w1:ab300" in features and "w2:descale ab300" in features
     assert "c:<de" in features and "c:00>" in features
     assert not any(f.startswith("w3:") for f in features)
@@ -209,7 +206,7 @@ def test_hashed_ngrams_are_stable_across_processes_and_padded():
     assert all(1 <= i < 1024 for i in ids)
     batch = featurizer.encode(["warranty length?", "a"])
     assert batch.shape == (2, len(ids)) and batch.dtype == torch.long
-    assert (batch[1, len(featurizer.ids("a")):] == qa_cards.PAD).all()
+    assert (batch[1, len(featurizer.ids("a")):] == card_classifier.PAD).all()
 
 
 @pytest.mark.parametrize("texts, error", [([], ValueError), ("one question", TypeError), ([""], ValueError)])
@@ -282,24 +279,24 @@ class ChatTokenizer:
 
 
 def test_finetune_pairs_pair_prompts_with_answers_of_that_time():
-    pairs = qa_cards.finetune_pairs(ChatTokenizer(), TINY, "train", after_update=True, only=["vacuum", "fridge"])
+    pairs = card_prompts.finetune_pairs(ChatTokenizer(), TINY, "train", after_update=True, only=["vacuum", "fridge"])
     assert len(pairs) == 6
-    assert pairs[0] == (f"<system>{qa_cards.QA_SYSTEM}<user>vacuum battery charge<assistant>", "Vacuum answer 5.")
+    assert pairs[0] == (f"<system>{card_prompts.QA_SYSTEM}<user>vacuum battery charge<assistant>", "Vacuum answer 5.")
     assert pairs[-1][1] == "Fridge answer 3."
-    before = qa_cards.finetune_pairs(ChatTokenizer(), TINY, "val")
+    before = card_prompts.finetune_pairs(ChatTokenizer(), TINY, "val")
     assert [a for _, a in before] == ["Kettle answer 1.", "Vacuum answer 2."]
     with pytest.raises(ValueError, match="Unknown card ids"):
-        qa_cards.finetune_pairs(ChatTokenizer(), TINY, only=["toaster"])
+        card_prompts.finetune_pairs(ChatTokenizer(), TINY, only=["toaster"])
 
 
 def test_update_pairs_mix_new_answers_with_replay():
-    pairs = qa_cards.update_pairs(ChatTokenizer(), TINY, replay=1 / 3, seed=0)
+    pairs = card_prompts.update_pairs(ChatTokenizer(), TINY, replay=1 / 3, seed=0)
     answers = [a for _, a in pairs]
     assert answers[:6] == ["Vacuum answer 5."] * 3 + ["Fridge answer 3."] * 3, "changed and added cards, new answers"
     assert answers[6:] == ["Kettle answer 1."] * 2, "plus a third as many replayed unchanged pairs"
-    assert qa_cards.update_pairs(ChatTokenizer(), TINY, replay=1 / 3, seed=0) == pairs
-    assert len(qa_cards.update_pairs(ChatTokenizer(), TINY, replay=0)) == 6
+    assert card_prompts.update_pairs(ChatTokenizer(), TINY, replay=1 / 3, seed=0) == pairs
+    assert len(card_prompts.update_pairs(ChatTokenizer(), TINY, replay=0)) == 6
     with pytest.raises(ValueError, match="replay"):
-        qa_cards.update_pairs(ChatTokenizer(), TINY, replay=-1)
+        card_prompts.update_pairs(ChatTokenizer(), TINY, replay=-1)
     with pytest.raises(ValueError, match="nothing to retrain"):
-        qa_cards.update_pairs(ChatTokenizer(), TINY[:1])
+        card_prompts.update_pairs(ChatTokenizer(), TINY[:1])

@@ -1,19 +1,19 @@
-"""Unit tests for utils.side_by_side: costs, latency, the serving process, the RAG glue, table, figure, claim, decision.
+"""Unit tests for utils.compare.side_by_side: costs, latency, the serving process, the RAG glue, table, figure, claim, decision.
 
 No LLM and no embedding model is loaded: RAG is built around a hashing "embedder", the serving process
 serves the tiny custom classifier, and generation runs on a random two-layer Llama.
 """
 
-import zlib
 
 import numpy as np
 import pytest
 import torch
 
-from utils import side_by_side as sbs
-from utils.documents import Document
-from utils.qa_cards import Card, HashedNgrams, train_card_classifier
-from utils.results import latency_percentiles
+from utils.compare import side_by_side as sbs
+from utils.compare.answer_cards import Card
+from utils.compare.card_classifier import HashedNgrams, train_card_classifier
+from utils.course.results import latency_percentiles
+from utils.decide.situation import APPROACHES
 
 TINY = [Card("kettle", "d1", "unchanged", "Kettle answer 1.", ("1",), None, None,
              ("kettle boil water", "how hot kettle", "kettle tea temperature"), "kettle for tea"),
@@ -67,7 +67,7 @@ def test_stopwatch_and_peak_rss():
 
 
 def test_answer_questions_reuses_known_answers_and_scores_them():
-    from utils.qa_cards import HeldOutQuestion
+    from utils.compare.answer_cards import HeldOutQuestion
 
     questions = [HeldOutQuestion("t1", "kettle", "kettle?", "handwritten"),
                  HeldOutQuestion("t2", "vacuum", "vacuum?", "handwritten")]
@@ -130,56 +130,6 @@ def test_measure_serving_rejects_bad_input(approach, questions, warmup, words):
 def test_load_answerer_rejects_unknown_approach():
     with pytest.raises(ValueError, match="Unknown approach"):
         sbs.load_answerer("prompting", {})
-
-
-# --- RAG glue around the retrieval track's classes ---------------------------------------------------------
-
-class HashingEmbedder:
-    """Stands in for MiniLM: a bag of hashed words, normalised. Same interface as SentenceTransformer here."""
-    dim = 64
-
-    def get_embedding_dimension(self):
-        return self.dim
-
-    def encode(self, texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False):
-        vectors = np.zeros((len(texts), self.dim), np.float32)
-        for row, text in enumerate(texts):
-            for word in text.lower().split():
-                vectors[row, zlib.crc32(word.encode()) % self.dim] += 1
-        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-
-
-DOCS = [Document("warranty", "Warranty", "# Warranty\n\nEvery appliance has a 2-year warranty.\n"),
-        Document("shipping", "Shipping", "# Shipping\n\nExpress delivery costs 9.90 euros.\n"),
-        Document("kettle", "Kettle", "# Kettle\n\nThe kettle holds 1.7 litres.\n")]  # 3+ documents: BM25's idf needs them
-
-
-@pytest.mark.parametrize("retriever", sbs.RETRIEVERS)
-def test_build_rag_update_save_and_load(tmp_path, retriever):
-    system = sbs.build_rag(DOCS, HashingEmbedder(), model=None, tokenizer=None, retriever=retriever, chunk_tokens=32,
-                           overlap_tokens=8, k=1)
-    assert system.pipeline.threshold is None and system.pipeline.k == 1 and system.options == {"k": 1}
-    assert system.pipeline.retriever.search("warranty years", 1)[0].doc_id == "warranty"
-
-    updated = [Document("warranty", "Warranty", "# Warranty\n\nEvery appliance has a 3-year warranty.\n"), *DOCS[1:]]
-    report = system.update(updated)
-    assert report.changed == ["warranty"] and report.unchanged == 2, "only the changed document is re-indexed"
-    assert "3-year" in system.pipeline.retriever.search("warranty years", 1)[0].text
-
-    system.save(tmp_path)
-    again = sbs.load_rag(tmp_path, model=None, tokenizer=None, embedder=HashingEmbedder())
-    assert again.config() == system.config()
-    assert [c.text for c in again.dense.chunks] == [c.text for c in system.dense.chunks]
-    assert "3-year" in again.pipeline.retriever.search("warranty years", 1)[0].text
-
-
-def test_rag_rejects_unknown_retriever_and_missing_folder(tmp_path):
-    with pytest.raises(ValueError, match="Unknown retriever"):
-        sbs.build_rag(DOCS, HashingEmbedder(), None, None, retriever="sparse")
-    with pytest.raises(ValueError, match="No abstention threshold"):
-        sbs.build_rag(DOCS, HashingEmbedder(), None, None, threshold=0.5)
-    with pytest.raises(FileNotFoundError, match="rag.json"):
-        sbs.load_rag(tmp_path, None, None, HashingEmbedder())
 
 
 def test_finetune_answers_generate_in_the_training_prompt_format():
@@ -261,12 +211,12 @@ def test_measured_choice_filters_by_latency_and_accuracy():
 
 
 def test_situation_from_measurements_feeds_recommend():
-    from utils.decide import recommend
+    from utils.decide.rules import recommend
 
     situation = sbs.situation_from_measurements(results(), knowledge_change="monthly", latency_budget_ms=3000,
                                                 budget_usd=20000, pretrained_fit="partial", needs_sources=False)
-    assert situation.labeled_examples == 195
-    assert recommend(situation).approach in sbs.APPROACHES
+    assert situation.labelled_examples == 195
+    assert recommend(situation).approach in APPROACHES
     with pytest.raises(ValueError, match="knowledge_change"):
         sbs.situation_from_measurements(results(), knowledge_change="hourly", latency_budget_ms=3000,
                                         budget_usd=1, pretrained_fit="partial", needs_sources=False)

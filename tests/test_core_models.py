@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from utils import models
+from utils.core import models
 
 
 def test_manifest_names_both_embedded_models():
@@ -108,9 +108,9 @@ def test_offline_hub_id_fails_with_instructions():
 
 def test_embedded_llm_loads_and_answers():
     """The one real load: converts on first use (~20 s), then reloads from the verified cache."""
-    from utils.generation import chat_prompt, generate
+    from utils.core.generation import chat_prompt, generate
 
-    tokenizer, model = models.load_llm(device="cpu")
+    model, tokenizer = models.load_llm(device="cpu")
     assert tokenizer.padding_side == "left" and tokenizer.pad_token is not None
     assert 134_000_000 < sum(p.numel() for p in model.parameters()) < 135_000_000
     answer = generate(model, tokenizer, [chat_prompt(tokenizer, "What is the capital of France?")],

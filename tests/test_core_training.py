@@ -1,20 +1,21 @@
-"""utils.training: the generic loop (validation, early stopping, best-epoch restore) and the data experiments."""
+"""utils.core.training: the generic loop (validation, early stopping, best-epoch restore) and the data experiments."""
 
 import pytest
 import torch
 from torch import nn
 
-from utils.cnn import TinyCNN
-from utils.training import (
+from utils.core.training import (
     TrainingHistory,
     accuracy_vs_label_noise,
     accuracy_vs_training_size,
+    count_parameters,
     evaluate_loss,
     flip_labels,
     subsample,
     train_classifier,
     training_step,
 )
+from utils.vision.cnn import TinyCNN
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -43,6 +44,13 @@ class BagOfTokens(nn.Module):
     def forward(self, ids, mask):
         summed = (self.embed(ids) * mask.unsqueeze(-1)).sum(1)  # (B, 8)
         return self.out(summed / mask.sum(1, keepdim=True))
+
+
+def test_count_parameters_counts_all_or_only_the_trainable_weights():
+    model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1))  # (3*2 + 2) + (2*1 + 1) = 11
+    assert count_parameters(model) == count_parameters(model, trainable_only=False) == 11
+    model[0].requires_grad_(False)  # a frozen layer, as in fine-tuning
+    assert count_parameters(model) == 3 and count_parameters(model, trainable_only=False) == 11
 
 
 def test_training_learns_an_easy_task_and_reports_a_full_history():

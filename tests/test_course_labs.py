@@ -3,7 +3,8 @@
 import nbformat
 import pytest
 
-from utils import course, labs
+from utils.course import labs
+from utils.course import runner as course
 
 SOLUTION_CELL = """\
 def add(a, b):
@@ -98,7 +99,7 @@ def test_course_notebooks_are_ordered_and_filterable(tmp_path):
 
 
 def test_course_runner_names_the_failing_notebook_and_cell(tmp_path, build_dir):
-    record = ("from utils.results import record_results\n"
+    record = ("from utils.course.results import record_results\n"
               "record_results('01_ok', {'smoke_was': SMOKE}, smoke=SMOKE)")
     _write(tmp_path, "01_ok.ipynb", "SMOKE = False", "print('\\r'.join(str(i) for i in range(500)))", record)
     _write(tmp_path, "02_broken.ipynb", "SMOKE = False", "x = 1", "raise ValueError('planted failure')")

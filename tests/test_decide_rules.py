@@ -6,28 +6,23 @@ import math
 
 import pytest
 
-from utils.decide import (
-    APPROACHES,
-    KNOWLEDGE_CHANGE,
+from utils.core.tables import markdown_table
+from utils.decide.criteria import success_criterion_gaps
+from utils.decide.flips import differences, flips
+from utils.decide.rules import (
     MAIN_RISK,
-    PRETRAINED_FIT,
     RULES,
     RULES_BY_FIELD,
     TIE_ORDER,
     Recommendation,
-    Situation,
-    differences,
-    flips,
-    markdown_table,
-    points_table,
     recommend,
-    rules_table,
     score_range,
-    success_criterion_gaps,
     with_points,
 )
+from utils.decide.situation import APPROACHES, KNOWLEDGE_CHANGE, PRETRAINED_FIT, Situation
+from utils.decide.tables import points_table, rules_table
 
-BASE = dict(labeled_examples=3000, knowledge_change="static", latency_budget_ms=500, budget_usd=20000,
+BASE = dict(labelled_examples=3000, knowledge_change="static", latency_budget_ms=500, budget_usd=20000,
             pretrained_fit="partial", needs_sources=False)
 
 
@@ -47,7 +42,7 @@ def test_issue_example_is_a_fine_tune_with_scores_and_reasons():
 
 
 def test_unique_problem_with_plenty_of_data_and_budget_and_no_pretrained_fit_is_custom():
-    rec = recommend(situation(labeled_examples=150_000, budget_usd=300_000, pretrained_fit="none"))
+    rec = recommend(situation(labelled_examples=150_000, budget_usd=300_000, pretrained_fit="none"))
     assert rec.approach == "custom"
     assert rec.reasons[0].startswith("Pre-trained fit")  # the biggest lead comes first
     assert "overfitting" not in " ".join(rec.reasons) and rec.reasons[-1] == MAIN_RISK["custom"]
@@ -55,7 +50,7 @@ def test_unique_problem_with_plenty_of_data_and_budget_and_no_pretrained_fit_is_
 
 def test_adapting_a_capable_model_with_a_modest_stable_dataset_is_fine_tune():
     for examples in (200, 1_000, 9_999):
-        assert recommend(situation(labeled_examples=examples)).approach == "fine-tune"
+        assert recommend(situation(labelled_examples=examples)).approach == "fine-tune"
 
 
 @pytest.mark.parametrize("change", ["weekly", "daily"])
@@ -82,7 +77,7 @@ def test_tight_latency_counts_against_the_retrieval_step():
     rag_scores = [recommend(situation(latency_budget_ms=ms)).scores["rag"] for ms in (2000, 500, 100, 20)]
     assert rag_scores == sorted(rag_scores, reverse=True) and rag_scores[0] > rag_scores[-1]
     # A situation RAG wins on a relaxed budget goes to fine-tune once the budget is tight.
-    relaxed = situation(labeled_examples=500, knowledge_change="monthly", pretrained_fit="good", latency_budget_ms=2000)
+    relaxed = situation(labelled_examples=500, knowledge_change="monthly", pretrained_fit="good", latency_budget_ms=2000)
     assert recommend(relaxed).approach == "rag"
     assert recommend(dataclasses.replace(relaxed, latency_budget_ms=100)).approach == "fine-tune"
 
@@ -90,7 +85,7 @@ def test_tight_latency_counts_against_the_retrieval_step():
 def test_small_budget_counts_against_custom():
     custom_scores = [recommend(situation(budget_usd=b)).scores["custom"] for b in (500_000, 100_000, 20_000, 5_000)]
     assert custom_scores == sorted(custom_scores, reverse=True) and custom_scores[0] > custom_scores[-1]
-    rich = situation(labeled_examples=6_000, budget_usd=100_000, pretrained_fit="none", latency_budget_ms=2000)
+    rich = situation(labelled_examples=6_000, budget_usd=100_000, pretrained_fit="none", latency_budget_ms=2000)
     assert recommend(rich).approach == "custom"
     assert recommend(dataclasses.replace(rich, budget_usd=5_000)).approach != "custom"
 
@@ -119,8 +114,8 @@ def test_every_band_gives_exactly_its_points(criterion):
 
 
 def test_band_edges_are_inclusive_below():
-    assert recommend(situation(labeled_examples=199)).bands["labeled_examples"] == "under 200"
-    assert recommend(situation(labeled_examples=200)).bands["labeled_examples"] == "200 to 9,999"
+    assert recommend(situation(labelled_examples=199)).bands["labelled_examples"] == "under 200"
+    assert recommend(situation(labelled_examples=200)).bands["labelled_examples"] == "200 to 9,999"
     assert recommend(situation(latency_budget_ms=49.9)).bands["latency_budget_ms"] == "under 50 ms"
     assert recommend(situation(latency_budget_ms=50)).bands["latency_budget_ms"] == "50 to 299 ms"
 
@@ -171,7 +166,7 @@ def test_notes_suggest_fine_tune_plus_rag_when_both_are_needed():
 
 
 def test_notes_warn_when_nothing_scores_above_zero():
-    bleak = situation(labeled_examples=0, knowledge_change="static", latency_budget_ms=20, budget_usd=0,
+    bleak = situation(labelled_examples=0, knowledge_change="static", latency_budget_ms=20, budget_usd=0,
                       pretrained_fit="none")
     rec = recommend(bleak)
     assert max(rec.scores.values()) <= 0
@@ -187,11 +182,11 @@ def test_str_shows_approach_scores_and_reasons():
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("labeled_examples", -1, "is negative"),
-    ("labeled_examples", 3000.0, "not a whole number"),
-    ("labeled_examples", "3000", "not a whole number"),
-    ("labeled_examples", True, "not a whole number"),
-    ("labeled_examples", None, "not a whole number"),
+    ("labelled_examples", -1, "is negative"),
+    ("labelled_examples", 3000.0, "not a whole number"),
+    ("labelled_examples", "3000", "not a whole number"),
+    ("labelled_examples", True, "not a whole number"),
+    ("labelled_examples", None, "not a whole number"),
     ("latency_budget_ms", 0, "not above zero"),
     ("latency_budget_ms", -5, "not above zero"),
     ("latency_budget_ms", math.inf, "not finite"),
@@ -223,8 +218,8 @@ def test_invalid_values_raise_a_value_error_that_says_what_is_allowed(field, val
 
 def test_a_misspelt_or_missing_field_is_named():
     values = dict(BASE)
-    values["labelled_examples"] = values.pop("labeled_examples")
-    with pytest.raises(ValueError, match="no field 'labelled_examples'. Did you mean 'labeled_examples'"):
+    values["labeled_examples"] = values.pop("labelled_examples")   # the American spelling
+    with pytest.raises(ValueError, match="no field 'labeled_examples'. Did you mean 'labelled_examples'"):
         Situation(**values)
     with pytest.raises(ValueError, match="missing needs_sources"):
         Situation(**{k: v for k, v in BASE.items() if k != "needs_sources"})
@@ -243,7 +238,7 @@ def test_situations_are_frozen_and_replace_validates():
 
 def test_numpy_values_are_accepted():
     np = pytest.importorskip("numpy")
-    s = situation(labeled_examples=np.int64(300), budget_usd=np.float64(1e4), needs_sources=np.bool_(True))
+    s = situation(labelled_examples=np.int64(300), budget_usd=np.float64(1e4), needs_sources=np.bool_(True))
     assert s.needs_sources is True and recommend(s).approach in APPROACHES
 
 
@@ -263,9 +258,9 @@ def test_brief_reads_as_one_line():
 
 
 def test_flips_are_real_single_changes_and_the_smallest_ones():
-    s = situation(labeled_examples=1500, knowledge_change="yearly", latency_budget_ms=5000, budget_usd=15000)
+    s = situation(labelled_examples=1500, knowledge_change="yearly", latency_budget_ms=5000, budget_usd=15000)
     found = flips(s)
-    assert {f.field for f in found} == {"labeled_examples", "knowledge_change", "needs_sources"}
+    assert {f.field for f in found} == {"labelled_examples", "knowledge_change", "needs_sources"}
     for flip in found:
         changed = dataclasses.replace(s, **{flip.field: flip.after})
         assert list(differences(s, changed)) == [flip.field]
@@ -273,13 +268,13 @@ def test_flips_are_real_single_changes_and_the_smallest_ones():
         assert flip.scores_after == recommend(changed).scores
         assert str(flip).startswith(f"{flip.field}: ")
     by_field = {f.field: f for f in found}
-    assert by_field["labeled_examples"].after == 199  # the nearest value in the first band that flips
+    assert by_field["labelled_examples"].after == 199  # the nearest value in the first band that flips
     assert by_field["knowledge_change"].after == "monthly"  # yearly -> monthly flips, no need to go to daily
-    assert recommend(dataclasses.replace(s, labeled_examples=200)).approach == "fine-tune"
+    assert recommend(dataclasses.replace(s, labelled_examples=200)).approach == "fine-tune"
 
 
 def test_a_robust_decision_has_no_flips():
-    support = situation(labeled_examples=0, knowledge_change="weekly", latency_budget_ms=3000, pretrained_fit="good",
+    support = situation(labelled_examples=0, knowledge_change="weekly", latency_budget_ms=3000, pretrained_fit="good",
                         needs_sources=True)
     assert flips(support) == []
 

@@ -1,4 +1,4 @@
-"""Unit tests for the scenario gallery (utils.scenarios) and the pictures and panel (utils.widgets)."""
+"""Unit tests for the scenario gallery (utils.decide.scenarios) and the pictures and panel (utils.decide.widgets)."""
 
 import matplotlib
 
@@ -7,9 +7,10 @@ matplotlib.use("Agg")  # headless, like CI
 import matplotlib.pyplot as plt
 import pytest
 
-from utils.decide import APPROACHES, RULES, Situation, recommend
-from utils.scenarios import GALLERY, NORTHWIND, GalleryResult, Scenario, gallery_table, run_gallery, scenario
-from utils.widgets import COLORS, DEFAULT, STOPS, DecisionPanel, plot_gallery, plot_scores
+from utils.decide.rules import RULES, recommend
+from utils.decide.scenarios import GALLERY, NORTHWIND, GalleryResult, Scenario, gallery_table, run_gallery, scenario
+from utils.decide.situation import APPROACHES, Situation
+from utils.decide.widgets import COLORS, DEFAULT, STOPS, DecisionPanel, plot_gallery, plot_scores
 
 # ---------------------------------------------------------------- the gallery
 
@@ -104,7 +105,7 @@ def test_moving_controls_updates_the_recommendation_live():
     panel.controls["needs_sources"].value = True  # what a click does
     assert panel.recommendation().approach == "rag" and "rag" in panel.headline.value
     assert panel.updates == 2
-    rec = panel.set(needs_sources=False, pretrained_fit="none", labeled_examples=200_000, budget_usd=300_000)
+    rec = panel.set(needs_sources=False, pretrained_fit="none", labelled_examples=200_000, budget_usd=300_000)
     assert rec.approach == "custom" and panel.updates == 3  # several changes, one redraw
     plt.close("all")
 
@@ -114,8 +115,8 @@ def test_loading_a_scenario_copies_it_and_a_drag_marks_it_as_your_own():
     panel.picker.value = "Card fraud detection"
     assert panel.situation() == scenario("Card fraud detection").situation
     assert panel.recommendation().approach == "custom"
-    assert 2_000_000 in panel.slider_values("labeled_examples")
-    assert panel.controls["labeled_examples"].label == "2,000,000"  # what the learner reads
+    assert 2_000_000 in panel.slider_values("labelled_examples")
+    assert panel.controls["labelled_examples"].label == "2,000,000"  # what the learner reads
     panel.controls["pretrained_fit"].value = "partial"
     assert panel.picker.value == "(your own)"
     assert panel.load("Support assistant").approach == "rag" and panel.picker.value == "Support assistant"
@@ -124,8 +125,8 @@ def test_loading_a_scenario_copies_it_and_a_drag_marks_it_as_your_own():
 
 def test_panel_accepts_values_between_stops_and_rejects_invalid_ones_without_changing():
     panel = DecisionPanel()
-    panel.set(labeled_examples=1234)
-    assert 1234 in panel.slider_values("labeled_examples") and 1234 not in STOPS["labeled_examples"]
+    panel.set(labelled_examples=1234)
+    assert 1234 in panel.slider_values("labelled_examples") and 1234 not in STOPS["labelled_examples"]
     before = panel.situation()
     with pytest.raises(ValueError, match="budget_usd=-3 is negative"):
         panel.set(budget_usd=-3)
@@ -135,5 +136,5 @@ def test_panel_accepts_values_between_stops_and_rejects_invalid_ones_without_cha
     with pytest.raises(ValueError, match="No scenario called"):
         panel.load("Time travel")
     with pytest.raises(ValueError, match="start must be a Situation"):
-        DecisionPanel(start={"labeled_examples": 3})
+        DecisionPanel(start={"labelled_examples": 3})
     plt.close("all")

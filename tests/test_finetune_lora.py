@@ -1,9 +1,9 @@
-"""Unit tests for utils.lora on a tiny random Llama and a tiny in-memory tokenizer (no download, a few seconds)."""
+"""Unit tests for utils.finetune.lora on a tiny random Llama and a tiny in-memory tokenizer (no download, a few seconds)."""
 
 import pytest
 import torch
 
-from utils import lora
+from utils.finetune import lora
 
 CHAT_TEMPLATE = (
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
@@ -159,7 +159,7 @@ def test_a_few_training_steps_reduce_the_loss_and_restore_the_best(tokenizer, mo
     assert history.steps == 12 and [s for s, _ in history.val_loss] == [0, 3, 6, 9, 12]
     assert history.val_loss[-1][1] < history.val_loss[0][1] - 0.5
     assert history.best_val_loss == min(loss for _, loss in history.val_loss)
-    restored = lora.evaluate_loss(wrapped, lora.build_examples(tokenizer, PAIRS), tokenizer.pad_token_id)
+    restored = lora.language_model_loss(wrapped, lora.build_examples(tokenizer, PAIRS), tokenizer.pad_token_id)
     assert restored == pytest.approx(history.best_val_loss, rel=1e-5)
 
 

@@ -1,14 +1,14 @@
-"""Unit tests for utils.triage and the committed feedback dataset (no model needed)."""
+"""Unit tests for utils.finetune.triage and the committed feedback dataset (no model needed)."""
 
 import json
 import subprocess
 import sys
 
 import pytest
-from test_lora import tiny_tokenizer
+from test_finetune_lora import tiny_tokenizer
 
-from utils import triage
-from utils.paths import DATASETS_DIR
+from utils.core.paths import DATASETS_DIR
+from utils.finetune import triage
 
 GOOD = {"text": "The Breeze battery dies after ten minutes.", "product": "BV-3", "topic": "battery",
         "sentiment": "negative"}
@@ -128,20 +128,20 @@ def test_parse_answer_rejects_non_strings():
         triage.parse_answer(None)
 
 
-def test_score_answers_counts_fields_exact_matches_and_confusion():
+def test_score_triage_counts_fields_exact_matches_and_confusion():
     examples = [GOOD, {**GOOD, "product": "RM-7"}, {**GOOD, "sentiment": "positive"}, GOOD]
     answers = ['{"product":"BV-3","topic":"battery","sentiment":"negative"}',   # all right
                '{"product":"BV-3","topic":"battery","sentiment":"negative"}',   # product wrong
                '{"product":"BV-3","topic":"noise","sentiment":"negative"}',     # topic and sentiment wrong
                "no idea"]                                                        # invalid: all wrong
-    report = triage.score_answers(examples, answers)
+    report = triage.score_triage(examples, answers)
     assert report.n == 4 and report.valid_json_rate == 0.75
     assert report.accuracy == {"product": 0.5, "topic": 0.5, "sentiment": 0.5}
     assert report.field_accuracy == pytest.approx(0.5)
     assert report.exact_match == 0.25 and len(report.errors) == 3
     assert report.confusion["product"]["RM-7"]["BV-3"] == 1
     assert report.confusion["topic"]["battery"][triage.INVALID] == 1
-    rows, columns, counts = triage.confusion_matrix(report, "topic")
+    rows, columns, counts = triage.field_confusion(report, "topic")
     assert rows == list(triage.TOPICS) and columns[-1] == triage.INVALID
     assert sum(map(sum, counts)) == 4 and counts[rows.index("battery")][columns.index("battery")] == 2
     assert report.row()["field_accuracy"] == report.field_accuracy
@@ -157,8 +157,8 @@ def test_field_accuracy_matches_the_report():
 
 def test_scoring_rejects_mismatched_inputs():
     with pytest.raises(ValueError, match="one answer per example"):
-        triage.score_answers([GOOD], [])
+        triage.score_triage([GOOD], [])
     with pytest.raises(ValueError, match="Unknown field"):
-        triage.confusion_matrix(triage.score_answers([GOOD], ["x"]), "colour")
+        triage.field_confusion(triage.score_triage([GOOD], ["x"]), "colour")
     with pytest.raises(ValueError, match="Unknown field"):
         triage.label_counts([GOOD], "colour")

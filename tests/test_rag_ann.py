@@ -1,9 +1,9 @@
-"""Flat vs HNSW vs IVF benchmark on synthetic vectors (utils.ann_bench), at a tiny scale."""
+"""Flat vs HNSW vs IVF benchmark on synthetic vectors (utils.rag.ann), at a tiny scale."""
 
 import numpy as np
 import pytest
 
-from utils.ann_bench import as_rows, benchmark, best_setting, make_vectors, recall_at_k_ann
+from utils.rag.ann import as_rows, benchmark, best_setting, make_vectors, recall_at_k_ann
 
 
 def test_make_vectors_are_unit_length_and_seeded():

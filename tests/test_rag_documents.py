@@ -1,8 +1,8 @@
-"""Knowledge base, questions and chunking (utils.documents)."""
+"""Knowledge base, questions and chunking (utils.rag.documents)."""
 
 import pytest
 
-from utils.documents import (
+from utils.rag.documents import (
     Chunk,
     Document,
     _windows,
@@ -17,7 +17,7 @@ from utils.documents import (
     parse_markdown,
     split_sections,
 )
-from utils.rag_eval import is_correct
+from utils.rag.scoring import is_correct
 
 DOC_TEXT = """---
 id: demo

@@ -1,16 +1,10 @@
-"""Retrieval metrics checked against hand-computed values (utils.retrieval_metrics)."""
+"""Retrieval metrics checked against hand-computed values (utils.rag.metrics)."""
 
 import math
 
 import pytest
 
-from utils.retrieval_metrics import (
-    evaluate_answer_recall,
-    evaluate_rankings,
-    ndcg_at_k,
-    recall_at_k,
-    reciprocal_rank,
-)
+from utils.rag.metrics import evaluate_answer_recall, evaluate_rankings, ndcg_at_k, recall_at_k, reciprocal_rank
 
 
 def test_recall_at_k_by_hand():
@@ -57,8 +51,8 @@ def test_metrics_reject_bad_input(call, error, message):
 
 
 def test_evaluate_answer_recall_reads_the_chunk_text(tmp_path):
-    from utils.documents import Chunk, Question
-    from utils.retrieval import Hit
+    from utils.rag.documents import Chunk, Question
+    from utils.rag.retrieval import Hit
 
     class Fixed:
         def search_many(self, queries, k):

@@ -5,28 +5,20 @@ import re
 import numpy as np
 import pytest
 
-from utils.documents import Chunk, load_knowledge_base, load_planted_documents
-from utils.rag import (
+from utils.rag.abstention import (
     ABSTAIN_TEXT,
-    RagAnswer,
-    RagPipeline,
-    Retrieval,
     apply_threshold,
-    build_prompt,
     calibrate_threshold,
-    embed_cached,
-    find_injections,
-    focus_hits,
-    focus_many,
-    format_source,
     inverse_document_frequency,
-    is_supported,
-    quote_answer,
-    split_units,
-    strip_injections,
     term_coverage,
 )
-from utils.retrieval import Hit
+from utils.rag.documents import Chunk, load_knowledge_base, load_planted_documents
+from utils.rag.focus import embed_cached, focus_hits, focus_many, split_units
+from utils.rag.grounding import is_supported, quote_answer
+from utils.rag.pipeline import RagAnswer, RagPipeline, Retrieval
+from utils.rag.prompt import build_prompt, format_source
+from utils.rag.retrieval import Hit
+from utils.rag.safety import find_injections, strip_injections
 
 
 class WordTokenizer:

@@ -1,12 +1,12 @@
-"""Dense, BM25 and hybrid retrievers, re-indexing and save/load (utils.retrieval)."""
+"""Dense, BM25 and hybrid retrievers, re-indexing and save/load (utils.rag.retrieval)."""
 
 import hashlib
 
 import numpy as np
 import pytest
 
-from utils.documents import Chunk, Document, chunk_documents, embedding_tokenizer
-from utils.retrieval import (
+from utils.rag.documents import Chunk, Document, chunk_documents, embedding_tokenizer
+from utils.rag.retrieval import (
     BM25Retriever,
     DenseRetriever,
     Hit,
@@ -172,7 +172,7 @@ def test_ranked_doc_ids_keeps_first_occurrence():
 
 def test_minilm_matches_a_paraphrase(tokenizer):
     """The real embedding model (loads in about a second): meaning, not shared words, finds the document."""
-    from utils.models import load_embedder
+    from utils.core.models import load_embedder
 
     dense = DenseRetriever(load_embedder(), chunk_documents(DOCS, 32, 8, tokenizer=tokenizer))
     assert dense.dim == 384

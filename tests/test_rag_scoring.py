@@ -1,11 +1,11 @@
-"""Answer scoring: normalisation, key-fact match, citations, abstentions (utils.rag_eval)."""
+"""Answer scoring: normalisation, key-fact match, citations, abstentions (utils.rag.scoring)."""
 
 import pytest
 
-from utils.documents import Chunk, Question
-from utils.rag import RagAnswer
-from utils.rag_eval import is_abstention, is_correct, normalize_answer, parse_citations, score_answers
-from utils.retrieval import Hit
+from utils.rag.documents import Chunk, Question
+from utils.rag.pipeline import RagAnswer
+from utils.rag.retrieval import Hit
+from utils.rag.scoring import is_abstention, is_correct, normalize_answer, parse_citations, score_answers
 
 
 def test_normalize_answer():

@@ -1,9 +1,9 @@
-"""utils.augment: label-preserving transforms on (B, C, H, W) batches, seeded by a torch.Generator."""
+"""utils.vision.augment: label-preserving transforms on (B, C, H, W) batches, seeded by a torch.Generator."""
 
 import pytest
 import torch
 
-from utils.augment import (
+from utils.vision.augment import (
     compose,
     digits_augmentation,
     parts_augmentation,

@@ -1,12 +1,13 @@
-"""utils.cnn (the tiny CNN) and utils.checkpoint (safetensors save/load with a round-trip check)."""
+"""utils.vision.cnn (the tiny CNN) and utils.core.checkpoint (safetensors save/load with a round-trip check)."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.checkpoint import load_checkpoint, round_trip_check, save_checkpoint
-from utils.cnn import TinyCNN, conv_block, count_parameters, describe_layers
+from utils.core.checkpoint import load_checkpoint, round_trip_check, save_checkpoint
+from utils.core.training import count_parameters
+from utils.vision.cnn import TinyCNN, conv_block, describe_layers
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

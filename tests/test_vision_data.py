@@ -1,11 +1,11 @@
-"""utils.vision_data: digits splits, the seeded Northwind parts generator and its cache, dataset validation."""
+"""utils.vision.data: digits splits, the seeded Northwind parts generator and its cache, dataset validation."""
 
 import numpy as np
 import pytest
 import torch
 from sklearn.tree import DecisionTreeClassifier
 
-from utils.vision_data import (
+from utils.vision.data import (
     PART_CLASSES,
     PIXEL_STATISTICS,
     fingerprint,
@@ -101,6 +101,16 @@ def test_load_parts_splits_are_float_stratified_and_disjoint(cache):
     assert not any(tuple(x.flatten().tolist()) in train_rows for x in parts.X_test), "no test image in training"
 
 
+def test_load_parts_splits_split_afresh_so_the_cache_holds_only_the_unsplit_images(cache):
+    first = load_parts_splits(20, seed=0)  # generates and caches the images
+    cached = load_parts_splits(20, seed=0)  # reads them back, then splits them again
+    fresh = load_parts_splits(20, seed=0, cache=False)
+    for split in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test"):
+        assert torch.equal(getattr(first, split), getattr(cached, split))
+        assert torch.equal(getattr(first, split), getattr(fresh, split))
+    assert sorted(p.name for p in parts_cache_path(20, 0).iterdir()) == ["images.npy", "labels.npy"]
+
+
 # --- digits and splitting -------------------------------------------------------------------------------
 
 def test_digits_splits_cover_every_image_once_and_are_stratified():
@@ -118,7 +128,10 @@ def test_stratified_split_keeps_proportions_and_rejects_bad_fractions():
     labels = np.repeat([0, 1], [80, 20])
     train, val, test = stratified_split(labels, 0.25, 0.25, seed=0)
     assert sorted(np.concatenate([train, val, test]).tolist()) == list(range(100))
-    assert np.bincount(labels[test]).tolist() == [20, 5]
+    assert [np.bincount(labels[s]).tolist() for s in (train, val, test)] == [[40, 10], [20, 5], [20, 5]]
+    assert all(np.array_equal(s, np.sort(s)) for s in (train, val, test)), "indices come back sorted"
+    again, other = stratified_split(labels, 0.25, 0.25, seed=0), stratified_split(labels, 0.25, 0.25, seed=1)
+    assert np.array_equal(again[2], test) and not np.array_equal(other[2], test), "seeded"
     with pytest.raises(ValueError, match="sum below 1"):
         stratified_split(labels, 0.5, 0.5)
     with pytest.raises(ValueError, match="too few"):

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from utils.paths import REPO_ROOT
+from utils.core.paths import REPO_ROOT
 
 WHEELHOUSE = REPO_ROOT / "wheelhouse"
 CUT_NETWORK = (["unshare", "-n"], ["unshare", "-rn"])  # as root; else in a user namespace

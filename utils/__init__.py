@@ -1,19 +1,64 @@
-"""AI Crossroads: the small helper package every notebook, lab and test imports.
+"""AI Crossroads: the helper package every notebook, lab and test imports — one sub-package per track.
 
-One concern per module (see ../shared/STYLE.md):
+Importing ``utils`` is light (no torch): it only switches Hugging Face libraries to offline mode, since
+nothing in the course may download at run time. Import the module you need, e.g.
+``from utils.rag.pipeline import RagPipeline``.
 
-- ``paths``   where the repository, datasets, build outputs and caches live
-- ``runtime`` device choice, seeding, offline mode and the versions banner
-- ``models``  the embedded models: locate, verify, convert once, load
-- ``results`` record a notebook's headline figures and plots for the course report
-- ``course``  execute every notebook with papermill and write the report
-- ``labs``    generate exercise notebooks from solutions
-- ``checks``  self-checks that labs call after each exercise
+The map, grouped by the notebook that uses each module (every notebook also uses ``core`` and ``course``):
 
-Importing the package switches Hugging Face libraries to offline mode: nothing in the
-course may download at run time.
+core/ — the foundation
+    paths            where the repository, datasets, build outputs and caches live
+    runtime          device choice, seeding, offline mode, the versions banner, fresh-process work
+    models           the embedded models: locate, verify, convert once, load
+    generation       chat prompts and batched greedy generation
+    training         the generic classifier training loop (validation, early stopping) and data experiments
+    checkpoint       weights as safetensors, with a round-trip check
+    jsonl            the JSON Lines reader behind every data file
+    tables           the one Markdown-table builder
+course/ — running the course itself
+    runner           execute every notebook with papermill, then write the report (``python -m utils.course``)
+    results          record a notebook's headline figures, figures and peak memory
+    report           merge every results file into build/report.{md,html}
+    labs             generate labs/ from solutions/ (``python -m utils.course.labs``)
+    checks           the self-checks labs call after each exercise
+    setup_check      the last step of ``make setup``
+    envcheck         notebook 00's machine summary and course-time estimate
+decide/ — notebook 01, choosing an approach
+    situation        the six fields of a business situation, validated; ``APPROACHES``
+    rules            the scoring rule and ``recommend``
+    flips            what would change the recommendation
+    criteria         is a success criterion measurable?
+    tables           the rules and a recommendation's points as tables
+    scenarios        the gallery of worked situations
+    widgets          score bars, the gallery heat map, the interactive panel
+vision/ — notebook 02, a custom CNN
+    data             scikit-learn's digits and the Northwind parts images
+    augment          label-preserving transforms
+    cnn              the tiny CNN and its parameter counter
+    evaluation       accuracy, per-class metrics, confusion, latency, size, a classical baseline
+finetune/ — notebook 03, LoRA
+    triage           the feedback-triage taxonomy, data, prompts and metrics
+    lora             LoRA examples, training with validation, adapters, step costs
+rag/ — notebook 04, retrieval-augmented generation
+    documents        the knowledge base, its questions, chunking
+    retrieval        dense, BM25 and hybrid (RRF) retrievers
+    metrics          recall@k, MRR, nDCG
+    ann              exact vs approximate search at scale
+    safety           the prompt-injection filter
+    focus            the sentences of a chunk that match the question
+    prompt           numbered sources within a token budget
+    abstention       confidence, calibrated thresholds, refusing
+    grounding        the grounding check and the quoted fallback
+    pipeline         ``RagPipeline``: retrieve, focus, abstain, prompt, generate, check
+    system           a RAG system to build, save, load and update (also used by 05)
+    scoring          answer scoring against key facts, citations, abstentions
+compare/ — notebook 05, the three side by side
+    answer_cards     the question → answer-card data and its held-out questions
+    card_classifier  the capstone's custom model (hashed n-grams → MLP → card)
+    card_prompts     the cards as (prompt, answer) pairs for the LLM
+    side_by_side     costs, batched answers, serving latency and memory, table, figure, claim, decision
 """
 
-from utils.runtime import set_offline
+from utils.core.runtime import set_offline
 
 set_offline()

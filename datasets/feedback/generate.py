@@ -1,7 +1,7 @@
 """Generate Northwind's feedback-triage splits: ``python datasets/feedback/generate.py``.
 
 Writes ``train.jsonl``, ``val.jsonl`` and ``test.jsonl`` next to this file. Each line is one customer
-message with its labels (``product``, ``topic``, ``sentiment``, see ``utils/triage.py``), its ``source``
+message with its labels (``product``, ``topic``, ``sentiment``, see ``utils/finetune/triage.py``), its ``source``
 (``generated`` or ``handwritten``) and the ``parts`` it was assembled from.
 
 How test phrasings are kept out of training (see README.md): every pool of phrasings below
@@ -21,7 +21,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))  # run as a plain script from anywhere in the repository
 
-from utils.triage import FIELDS, SPLITS, validate_dataset  # noqa: E402
+from utils.finetune.triage import FIELDS, SPLITS, validate_dataset  # noqa: E402
 
 SEED = 2024
 GENERATED = {"train": 344, "val": 24, "test": 96}  # plus the hand-written examples of each split

@@ -16,18 +16,17 @@ What is measured, and how (notebook 05 prints this module's numbers, it never ty
   questions arrive together, which is how a busy service runs) × the price per hour.
 """
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from utils.results import latency_percentiles, peak_rss_mb
-from utils.runtime import answer_request, run_in_fresh_process
+from utils.core.runtime import answer_request, run_in_fresh_process
+from utils.course.results import latency_percentiles, peak_rss_mb
+from utils.decide.situation import APPROACHES
+from utils.rag.system import load_rag
 
-APPROACHES = ("custom", "fine-tune", "rag")
 COLORS = {"custom": "#4C72B0", "fine-tune": "#DD8452", "rag": "#55A868"}
 
 
@@ -81,8 +80,6 @@ def serving_cost_per_1000(seconds_per_answer: float, prices: Prices = Prices(), 
     return compute_cost(1000 * seconds_per_answer, prices, measured_on)
 
 
-
-
 # ---------------------------------------------------------------------------------------------
 # Answering the held-out questions, batched, and scoring them
 # ---------------------------------------------------------------------------------------------
@@ -106,7 +103,7 @@ def answer_questions(answer, questions, known: Answers | None = None) -> Answers
     reusing ``known`` saves re-generating them (the stale systems before the update, for instance).
     """
     if isinstance(questions, (str, dict)) or not questions:
-        raise ValueError("questions must be a non-empty list of held-out questions (utils.qa_cards.load_held_out).")
+        raise ValueError("questions must be a non-empty list of held-out questions (utils.compare.answer_cards.load_held_out).")
     todo = [q for q in questions if known is None or q.id not in known.by_id]
     by_id = dict(known.by_id) if known else {}
     seconds = 0.0
@@ -122,7 +119,7 @@ def answer_questions(answer, questions, known: Answers | None = None) -> Answers
 
 def accuracy_on(answers: Answers, questions, cards, after_update: bool = False) -> float:
     """Share of ``questions`` answered right, judged by the cards' facts before or after the update."""
-    from utils.qa_cards import accuracy
+    from utils.compare.answer_cards import accuracy
 
     missing = [q.id for q in questions if q.id not in answers.by_id]
     if missing:
@@ -137,126 +134,36 @@ def accuracy_on(answers: Answers, questions, cards, after_update: bool = False) 
 def finetune_answers(model, tokenizer, questions: list[str], max_new_tokens: int = 24, batch_size: int = 16,
                      progress: bool = False):
     """The fine-tuned LLM answers from its weights alone, in the prompt format it was trained on."""
-    from utils.generation import generate
-    from utils.qa_cards import qa_prompt
+    from utils.compare.card_prompts import qa_prompt
+    from utils.core.generation import generate
 
     return generate(model, tokenizer, [qa_prompt(tokenizer, q) for q in questions], max_new_tokens, batch_size,
                     progress)
-
-
-@dataclass
-class RagSystem:
-    """A ``utils.rag.RagPipeline`` plus what it takes to rebuild and update its index the same way."""
-    pipeline: object
-    dense: object                 # the DenseRetriever: confidence scores, and what save() writes
-    retriever: str                # "dense", "bm25" or "hybrid"
-    chunk_tokens: int
-    overlap_tokens: int
-    options: dict = field(default_factory=dict)   # RagPipeline settings we chose; the rest keep its defaults
-
-    def update(self, documents):
-        """Re-chunk the documents and sync the index: only documents whose chunks changed are re-embedded."""
-        from utils.documents import chunk_documents
-
-        chunks = chunk_documents(documents, self.chunk_tokens, self.overlap_tokens)
-        report = self.pipeline.retriever.sync(chunks)
-        if self.retriever == "bm25":     # the dense index still scores confidence and is what save() writes
-            report.seconds += self.dense.sync(chunks).seconds
-        return report
-
-    def answer(self, questions: list[str], progress: bool = False) -> list[str]:
-        return [a.text for a in self.pipeline.answer(list(questions), progress=progress)]
-
-    def config(self) -> dict:
-        return {"retriever": self.retriever, "chunk_tokens": self.chunk_tokens, "overlap_tokens": self.overlap_tokens,
-                "options": self.options}
-
-    def save(self, folder) -> Path:
-        """The dense index (and its chunks) plus the settings: all a serving process needs besides the models."""
-        folder = Path(folder)
-        self.dense.save(folder / "index")
-        (folder / "rag.json").write_text(json.dumps(self.config(), indent=1))
-        return folder
-
-
-RETRIEVERS = ("dense", "bm25", "hybrid")
-
-
-def _assemble(dense, retriever: str):
-    from utils.retrieval import BM25Retriever, HybridRetriever
-
-    if retriever not in RETRIEVERS:
-        raise ValueError(f"Unknown retriever {retriever!r}: choose one of {', '.join(RETRIEVERS)}.")
-    if retriever == "dense":
-        return dense
-    bm25 = BM25Retriever(dense.chunks)
-    return bm25 if retriever == "bm25" else HybridRetriever([dense, bm25])
-
-
-def _pipeline(dense, retriever: str, model, tokenizer, options: dict):
-    from utils.rag import RagPipeline
-
-    if "threshold" in options:
-        raise ValueError("No abstention threshold here: every held-out question has an answer in the knowledge base.")
-    return RagPipeline(_assemble(dense, retriever), dense, model, tokenizer, threshold=None, **options)
-
-
-def build_rag(documents, embedder, model, tokenizer, *, retriever: str = "hybrid", chunk_tokens: int = 128,
-              overlap_tokens: int = 32, **options) -> RagSystem:
-    """Chunk, embed and index ``documents`` and wrap them in the RAG track's ``RagPipeline``.
-
-    ``options`` go to ``RagPipeline`` (``k``, ``max_new_tokens``, ...); anything not given keeps the
-    RAG track's defaults, so this notebook answers the way notebook 04 does. There is no abstention
-    threshold: every held-out question here has an answer in the knowledge base.
-    """
-    from utils.documents import chunk_documents
-    from utils.retrieval import DenseRetriever
-
-    if retriever not in RETRIEVERS:
-        raise ValueError(f"Unknown retriever {retriever!r}: choose one of {', '.join(RETRIEVERS)}.")
-    if "threshold" in options:
-        raise ValueError("No abstention threshold here: every held-out question has an answer in the knowledge base.")
-    dense = DenseRetriever(embedder, chunk_documents(documents, chunk_tokens, overlap_tokens))
-    return RagSystem(_pipeline(dense, retriever, model, tokenizer, options), dense, retriever, chunk_tokens,
-                     overlap_tokens, dict(options))
-
-
-def load_rag(folder, model, tokenizer, embedder) -> RagSystem:
-    """Rebuild a saved ``RagSystem`` around already-loaded models (``embedder`` must be the one that built it)."""
-    from utils.retrieval import DenseRetriever
-
-    folder = Path(folder)
-    if not (folder / "rag.json").is_file():
-        raise FileNotFoundError(f"No RAG system saved in {folder}: expected rag.json (see RagSystem.save).")
-    config = json.loads((folder / "rag.json").read_text())
-    dense = DenseRetriever.load(folder / "index", embedder)
-    return RagSystem(_pipeline(dense, config["retriever"], model, tokenizer, config["options"]), dense,
-                     config["retriever"], config["chunk_tokens"], config["overlap_tokens"], config["options"])
 
 
 def load_answerer(approach: str, spec: dict):
     """Load one approach from what the notebook saved; returns ``answer(questions) -> list of answers``.
 
     - ``custom``:    ``{"folder": ...}`` from ``CardClassifier.save``
-    - ``fine-tune``: ``{"adapter": ..., "model_id": None, "max_new_tokens": 24}`` from ``utils.lora.save_adapter``
+    - ``fine-tune``: ``{"adapter": ..., "model_id": None, "max_new_tokens": 24}`` from ``utils.finetune.lora.save_adapter``
     - ``rag``:       ``{"folder": ..., "model_id": None, "embedder_id": None}`` from ``RagSystem.save``
     """
     if approach not in APPROACHES:
         raise ValueError(f"Unknown approach {approach!r}: choose one of {', '.join(APPROACHES)}.")
     if approach == "custom":
-        from utils.qa_cards import CardClassifier
+        from utils.compare.card_classifier import CardClassifier
 
         return CardClassifier.load(spec["folder"]).answer
-    from utils.models import load_llm
+    from utils.core.models import load_llm
 
-    tokenizer, model = load_llm(spec.get("model_id"))
+    model, tokenizer = load_llm(spec.get("model_id"))
     if approach == "fine-tune":
-        from utils.lora import load_adapter
+        from utils.finetune.lora import load_adapter
 
         model = load_adapter(model, spec["adapter"])
         return lambda questions: finetune_answers(model, tokenizer, questions, spec.get("max_new_tokens", 24),
                                                   progress=False).texts
-    from utils.models import load_embedder
+    from utils.core.models import load_embedder
 
     return load_rag(spec["folder"], model, tokenizer, load_embedder(spec.get("embedder_id"))).answer
 
@@ -287,7 +194,7 @@ def _serve(approach: str, spec: dict, questions: list[str], warmup: int = 1) -> 
     """Runs inside the serving subprocess: load, warm up, answer each question alone on the clock."""
     import torch  # noqa: F401  (imported before the baseline, as every approach needs it)
 
-    import utils.qa_cards  # noqa: F401
+    import utils.compare.card_classifier  # noqa: F401  (the custom model's module, for every approach alike)
     if approach != "custom":
         import transformers  # noqa: F401
     baseline = peak_rss_mb()
@@ -313,12 +220,31 @@ def measure_serving(approach: str, spec: dict, questions: list[str], warmup: int
     if not isinstance(warmup, int) or warmup < 0:
         raise ValueError(f"warmup must be a whole number >= 0, got {warmup!r}.")
     request = {"approach": approach, "spec": spec, "questions": list(questions), "warmup": warmup}
-    return ServingReport(**run_in_fresh_process("utils.side_by_side", request, f"{approach} serving", timeout))
+    return ServingReport(**run_in_fresh_process("utils.compare.side_by_side", request, f"{approach} serving", timeout))
 
 
 # ---------------------------------------------------------------------------------------------
 # One row per approach: the table, the figure, the claim and the decision
 # ---------------------------------------------------------------------------------------------
+
+def approach_results(*, accuracy: float, accuracy_stale: float, accuracy_after_update: float, serving: "ServingReport",
+                     build_seconds: float, update_seconds: float, update_work: str, labelled_examples: int,
+                     update_labelled_examples: int, serving_seconds_per_answer: float,
+                     prices: Prices = Prices()) -> dict:
+    """One approach's row of the comparison: what was measured, plus what it costs at ``prices``."""
+    row = {"accuracy": accuracy, "accuracy_stale": accuracy_stale, "accuracy_after_update": accuracy_after_update,
+           "latency_ms_p50": serving.p50, "latency_ms_p95": serving.p95,
+           "build_seconds": build_seconds, "update_seconds": update_seconds, "update_work": update_work,
+           "labelled_examples": labelled_examples, "update_labelled_examples": update_labelled_examples,
+           "peak_mb": serving.peak_mb, "load_seconds": serving.load_seconds,
+           "serving_seconds_per_answer": serving_seconds_per_answer}
+    for what, seconds in (("build_cost", build_seconds), ("update_cost", update_seconds)):
+        for unit, usd in compute_cost(seconds, prices).items():
+            row[f"{what}_{unit}"] = usd
+    for unit, usd in serving_cost_per_1000(serving_seconds_per_answer, prices).items():
+        row[f"serving_cost_per_1000_{unit}"] = usd
+    return row
+
 
 REQUIRED = ("accuracy", "latency_ms_p50", "latency_ms_p95", "build_seconds", "update_seconds",
             "accuracy_stale", "accuracy_after_update", "labelled_examples", "peak_mb")
@@ -335,7 +261,7 @@ def _check_results(results: dict) -> None:
 
 def comparison_table(results: dict) -> str:
     """The side-by-side table in Markdown: one row per approach (display with IPython.display.Markdown)."""
-    from utils.decide import markdown_table
+    from utils.core.tables import markdown_table
 
     _check_results(results)
     headers = ["approach", "accuracy", "changed questions: stale → updated", "latency p50 / p95 (ms)",
@@ -445,13 +371,13 @@ def measured_choice(results: dict, latency_budget_ms: float, accuracy_floor: flo
 
 def situation_from_measurements(results: dict, *, knowledge_change: str, latency_budget_ms: float, budget_usd: float,
                                 pretrained_fit: str, needs_sources: bool):
-    """A ``utils.decide.Situation``: the labelled-data count is measured (what the supervised approaches
+    """A ``utils.decide.situation.Situation``: the labelled-data count is measured (what the supervised approaches
     needed), the rest are the business's answers, passed in by the notebook."""
-    from utils.decide import Situation
+    from utils.decide.situation import Situation
 
     _check_results(results)
     labelled = max(int(r["labelled_examples"]) for r in results.values())
-    return Situation(labeled_examples=labelled, knowledge_change=knowledge_change,
+    return Situation(labelled_examples=labelled, knowledge_change=knowledge_change,
                      latency_budget_ms=latency_budget_ms, budget_usd=budget_usd, pretrained_fit=pretrained_fit,
                      needs_sources=needs_sources)
 

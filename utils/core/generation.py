@@ -1,7 +1,7 @@
 """Prompting and batched greedy generation with a chat model: shared by the LoRA, RAG and capstone notebooks.
 
 On a CPU, generating one prompt at a time runs at ~7-10 tokens/s for SmolLM2-135M; batching 16
-prompts with left padding reaches ~65 tokens/s (COURSE.md). So every evaluation goes through
+prompts with left padding reaches ~65 tokens/s (measured on the course's 2-core reference machine). So every evaluation goes through
 ``generate`` here, which sorts prompts by length (less padding), batches them and restores the
 original order.
 """
@@ -57,7 +57,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, bat
     if max_new_tokens <= 0 or batch_size <= 0:
         raise ValueError(f"max_new_tokens and batch_size must be positive, got {max_new_tokens} and {batch_size}.")
     if tokenizer.padding_side != "left":
-        raise ValueError("Batched generation needs tokenizer.padding_side = 'left' (utils.models.load_llm sets it).")
+        raise ValueError("Batched generation needs tokenizer.padding_side = 'left' (utils.core.models.load_llm sets it).")
 
     lengths = [len(tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: lengths[i])

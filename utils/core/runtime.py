@@ -96,7 +96,7 @@ def setup_notebook(seed: int = 0, device: str | None = None) -> str:
     Returns the device to use. The results timer starts here, so a notebook's recorded
     seconds cover its whole run, not the time the kernel sat idle before it.
     """
-    from utils import results
+    from utils.course import results
 
     set_offline()
     seed_everything(seed)

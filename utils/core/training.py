@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from utils.runtime import pick_device
+from utils.core.runtime import pick_device
 
 
 @dataclass
@@ -46,6 +46,13 @@ class TrainingHistory:
 
     def as_dict(self) -> dict:
         return {**asdict(self), "epochs_run": self.epochs_run}
+
+
+# --- model helpers ---------------------------------------------------------------------------------------
+
+def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
+    """How many weights ``model`` has; ``trainable_only`` counts only those with ``requires_grad`` (not frozen)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 # --- inputs ------------------------------------------------------------------------------------------

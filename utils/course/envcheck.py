@@ -6,7 +6,7 @@ import socket
 
 import psutil
 
-from utils.paths import REPO_ROOT
+from utils.core.paths import REPO_ROOT
 
 # Measured on the reference machine (2 cores, no GPU, idle; 2026-11-25): the whole course in full mode
 # (8.8 min of notebooks, `make course` 8 min 57 s) and the embedded LLM's batched generation speed

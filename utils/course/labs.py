@@ -11,8 +11,8 @@ In a solution notebook, the code between two marker lines is the answer::
 
 In the lab, the region becomes its ``# HINT:`` lines plus a stub that raises
 ``NotImplementedError`` carrying the hint, indented like the markers. Outputs are cleared
-and the notebook is marked as generated. Run ``python -m utils.labs`` (``make labs``) after
-editing a solution; ``python -m utils.labs --check`` fails when ``labs/`` is stale.
+and the notebook is marked as generated. Run ``python -m utils.course.labs`` (``make labs``) after
+editing a solution; ``python -m utils.course.labs --check`` fails when ``labs/`` is stale.
 """
 
 import argparse
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from utils.paths import LABS_DIR, SOLUTIONS_DIR
+from utils.core.paths import LABS_DIR, SOLUTIONS_DIR
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"

@@ -1,7 +1,7 @@
 """Merge every notebook's results file into one report: ``report.md`` and a self-contained ``report.html``.
 
 The HTML embeds the saved figures as base64, so it opens offline in any browser and can be
-mailed as one file. Budgets from COURSE.md are checked and marked, never enforced here: a
+mailed as one file. The course's time and memory budgets (below) are checked and marked, never enforced here: a
 slow notebook is a finding to read in the report, not a crashed build.
 """
 
@@ -12,7 +12,9 @@ import os
 import platform
 from pathlib import Path
 
-from utils.results import load_results
+from utils.core.tables import markdown_table
+from utils.course.results import load_results
+from utils.decide.situation import APPROACHES
 
 BUDGET_SECONDS = {"full": 240, "smoke": 60}   # any one notebook
 BUDGET_TOTAL_SECONDS = {"full": 18 * 60, "smoke": 10 * 60}
@@ -21,7 +23,6 @@ CHILD_NOTE = ("Peak RSS is the notebook's kernel, which the memory budget applie
               "separate process on purpose (the full fine-tuning step of notebook 03, the serving processes of "
               "notebook 05) is measured apart and shown in its own column.")
 HEADLINE_NOTEBOOK = "05_side_by_side"     # its comparison is the report's first screen
-APPROACHES = ("custom", "fine-tune", "rag")
 
 
 def format_value(value) -> str:
@@ -114,28 +115,24 @@ def to_markdown(data: dict, build: Path) -> str:
     top = data["headline"]
     if top:
         lines += ["## Custom vs fine-tune vs RAG, measured on one task", "",
-                  "| metric | " + " | ".join(top["approaches"]) + " |", "|---|" + "---:|" * len(top["approaches"])]
-        lines += ["| " + " | ".join(row) + " |" for row in top["rows"]]
+                  markdown_table(["metric", *top["approaches"]], top["rows"], "l" + "r" * len(top["approaches"]))]
         if top["figure"]:
             lines += ["", f"![side by side]({top['figure'].relative_to(build).as_posix()})"]
         lines += ["", "## Notebooks", ""]
-    header, cells = _budget_table(data)
-    lines += ["| " + " | ".join(header) + " |", "|---|---|---:|---:|---:|:---:|"]
-    lines += ["| " + " | ".join(row) + " |" for row in cells]
+    lines += [markdown_table(*_budget_table(data), align="llrrrc")]
     lines += ["", CHILD_NOTE]
     for row in data["rows"]:
         lines += ["", f"## {row['name']}", ""]
         if row["error"]:
             lines += [f"**Failed** in {row['error']}", ""]
         if row["metrics"]:
-            lines += ["| metric | value |", "|---|---|"]
-            lines += [f"| {name} | {value} |" for name, value in row["metrics"]]
+            lines += [markdown_table(["metric", "value"], [list(m) for m in row["metrics"]])]
         for figure in row["figures"]:
             lines += ["", f"![{figure.stem}]({figure.relative_to(build).as_posix()})"]
     return "\n".join(lines) + "\n"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -162,16 +159,16 @@ def to_html(data: dict) -> str:
     top = data["headline"]
     if top:
         parts += ["<h2>Custom vs fine-tune vs RAG, measured on one task</h2>",
-                  _table(["metric", *top["approaches"]], top["rows"])]
+                  _html_table(["metric", *top["approaches"]], top["rows"])]
         parts += [_embedded_image(top["figure"])] if top["figure"] else []
         parts.append("<h2>Notebooks</h2>")
-    parts += [_table(*_budget_table(data)), f"<p>{html.escape(CHILD_NOTE)}</p>"]
+    parts += [_html_table(*_budget_table(data)), f"<p>{html.escape(CHILD_NOTE)}</p>"]
     for row in data["rows"]:
         parts.append(f'<h2 id="{html.escape(row["name"])}">{html.escape(row["name"])}</h2>')
         if row["error"]:
             parts.append(f'<p class="failed">Failed in {html.escape(row["error"])}</p>')
         if row["metrics"]:
-            parts.append(_table(["metric", "value"], [list(m) for m in row["metrics"]]))
+            parts.append(_html_table(["metric", "value"], [list(m) for m in row["metrics"]]))
         parts += [_embedded_image(figure) for figure in row["figures"]]
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>AI Crossroads report</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")

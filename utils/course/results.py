@@ -1,6 +1,6 @@
 """Record a notebook's headline figures: one JSON file per notebook, merged later into the course report.
 
-    from utils.results import record_results
+    from utils.course.results import record_results
     record_results("02_custom_cnn", {"digits_test_accuracy": 0.99}, smoke=SMOKE)
 
 writes ``build/results/02_custom_cnn.json`` as
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.paths import build_dir
+from utils.core.paths import build_dir
 
 _started_at: float | None = None
 NOTEBOOK_NAME = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]*$")

@@ -12,15 +12,37 @@ stop the others; the runner names it, and the failing cell, and exits non-zero a
 """
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from utils.paths import NOTEBOOKS_DIR, build_dir
+from utils.core.paths import NOTEBOOKS_DIR, build_dir
 
 CELL_TIMEOUT_SECONDS = 600
+
+
+@contextlib.contextmanager
+def local_kernel_config():
+    """Kernel settings for running notebooks on this machine: talk to the kernel over local sockets.
+
+    Over the default TCP transport, every kernel prints "Kernel is running over TCP without encryption";
+    Unix-domain sockets (IPC) in a private temporary folder are local-only, so there is nothing to
+    encrypt and nothing to warn about. (Windows has no IPC transport: there we keep TCP on 127.0.0.1.)
+    """
+    from traitlets.config import Config
+
+    config = Config()
+    if os.name == "nt":
+        yield config
+        return
+    with tempfile.TemporaryDirectory(prefix="crossroads-kernel-") as folder:
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = os.path.join(folder, "kernel")
+        yield config
 
 
 @dataclass
@@ -60,16 +82,18 @@ def execute(notebook: Path, output: Path, smoke: bool, cell_timeout: int = CELL_
     import papermill
 
     output.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(
-        str(notebook), str(output),
-        parameters={"SMOKE": smoke, **(parameters or {})},
-        kernel_name="python3",
-        language="python",
-        cwd=str(cwd or notebook.parent),
-        execution_timeout=cell_timeout,
-        progress_bar=False,
-        coalesce_streams=True,
-    )
+    with local_kernel_config() as config:
+        papermill.execute_notebook(
+            str(notebook), str(output),
+            parameters={"SMOKE": smoke, **(parameters or {})},
+            kernel_name="python3",
+            language="python",
+            cwd=str(cwd or notebook.parent),
+            execution_timeout=cell_timeout,
+            progress_bar=False,
+            coalesce_streams=True,
+            config=config,
+        )
 
 
 def output_dir(smoke: bool) -> Path:
@@ -100,7 +124,7 @@ def run_course(smoke: bool = False, only: list[str] | None = None, cell_timeout:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from utils.report import write_report
+    from utils.course.report import write_report
 
     parser = argparse.ArgumentParser(description="Execute the course notebooks and write the report.")
     parser.add_argument("--smoke", action="store_true", help="run every notebook with SMOKE=True")

@@ -7,7 +7,7 @@ their sha256 in the manifest. It does not load the models (``notebooks/00`` does
 import importlib
 import sys
 
-from utils.models import ModelUnavailableError, verify_model
+from utils.core.models import ModelUnavailableError, verify_model
 
 MODULES = ("torch", "transformers", "peft", "gguf", "safetensors", "sentence_transformers", "faiss",
            "sklearn", "matplotlib", "papermill", "ipywidgets", "rank_bm25")

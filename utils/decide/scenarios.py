@@ -4,14 +4,16 @@ The expected approach was written beside each scenario from the course's decisio
 before looking at what ``recommend`` says; notebook 01 and the tests check that the rules
 agree with every one. The three Northwind scenarios are the ones the course goes on to build.
 
-    from utils.scenarios import GALLERY, scenario, run_gallery
+    from utils.decide.scenarios import GALLERY, scenario, run_gallery
     results = run_gallery()
     sum(r.agrees for r in results)   # how many the rules get right
 """
 
 from dataclasses import dataclass
 
-from utils.decide import APPROACHES, Recommendation, Situation, _did_you_mean, markdown_table, recommend
+from utils.core.tables import markdown_table
+from utils.decide.rules import Recommendation, recommend
+from utils.decide.situation import APPROACHES, Situation, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class Scenario:
 
 
 def _s(examples, change, latency_ms, budget, fit, sources) -> Situation:
-    return Situation(labeled_examples=examples, knowledge_change=change, latency_budget_ms=latency_ms,
+    return Situation(labelled_examples=examples, knowledge_change=change, latency_budget_ms=latency_ms,
                      budget_usd=budget, pretrained_fit=fit, needs_sources=sources)
 
 
@@ -121,7 +123,7 @@ def scenario(name: str) -> Scenario:
         if s.name.lower() == str(name).lower():
             return s
     names = [s.name for s in GALLERY]
-    raise ValueError(f"No scenario called {name!r}.{_did_you_mean(name, names)} "
+    raise ValueError(f"No scenario called {name!r}.{did_you_mean(name, names)} "
                      f"The gallery has: {', '.join(names)}.")
 
 

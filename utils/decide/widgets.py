@@ -1,9 +1,9 @@
 """Pictures of a recommendation: score bars, the gallery heat map, and the live ipywidgets panel.
 
-All three draw what ``utils.decide.recommend`` returns; none of them decides anything, so the
+All three draw what ``utils.decide.rules.recommend`` returns; none of them decides anything, so the
 panel a learner drags and the tables the tests check can never disagree.
 
-    from utils.widgets import DecisionPanel
+    from utils.decide.widgets import DecisionPanel
     panel = DecisionPanel()            # display(panel) in a notebook
     panel.set(needs_sources=True)      # what dragging a control does, from code
     panel.recommendation().approach
@@ -11,30 +11,22 @@ panel a learner drags and the tables the tests check can never disagree.
 
 import html
 
-from utils.decide import (
-    APPROACHES,
-    FIELD_HELP,
-    KNOWLEDGE_CHANGE,
-    PRETRAINED_FIT,
-    Recommendation,
-    Situation,
-    recommend,
-    score_range,
-)
-from utils.scenarios import GALLERY, GalleryResult
+from utils.decide.rules import Recommendation, recommend, score_range
+from utils.decide.scenarios import GALLERY, GalleryResult
+from utils.decide.situation import APPROACHES, FIELD_HELP, KNOWLEDGE_CHANGE, PRETRAINED_FIT, Situation
 
 COLORS = {"custom": "#4C72B0", "fine-tune": "#DD8452", "rag": "#55A868"}  # one colour per approach, everywhere
 
 # Slider stops: values a business reader thinks in (a log-like scale), not every integer.
 STOPS = {
-    "labeled_examples": (0, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000,
+    "labelled_examples": (0, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000,
                          500_000, 1_000_000, 2_000_000),
     "latency_budget_ms": (10, 20, 30, 50, 80, 100, 200, 300, 500, 1_000, 2_000, 3_000, 5_000, 10_000),
     "budget_usd": (0, 2_000, 5_000, 8_000, 10_000, 12_000, 15_000, 20_000, 25_000, 30_000, 40_000, 50_000,
                    60_000, 80_000, 100_000, 150_000, 200_000, 300_000, 400_000, 1_000_000),
 }
 OWN = "(your own)"  # the picker's entry for a situation that is not a gallery scenario
-DEFAULT = Situation(labeled_examples=2_000, knowledge_change="static", latency_budget_ms=500,
+DEFAULT = Situation(labelled_examples=2_000, knowledge_change="static", latency_budget_ms=500,
                     budget_usd=20_000, pretrained_fit="partial", needs_sources=False)
 
 
@@ -124,7 +116,7 @@ class DecisionPanel:
         self.picker.observe(self._on_pick, names="value")
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
-        order = ["labeled_examples", "knowledge_change", "latency_budget_ms", "budget_usd", "pretrained_fit",
+        order = ["labelled_examples", "knowledge_change", "latency_budget_ms", "budget_usd", "pretrained_fit",
                  "needs_sources"]
         self.widget = w.HBox([w.VBox([self.picker, *(self.controls[n] for n in order)]),
                               w.VBox([self.headline, self.chart, self.reasons], layout=w.Layout(width="560px"))])

@@ -25,8 +25,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from utils.results import peak_rss_mb
-from utils.runtime import answer_request, run_in_fresh_process
+from utils.core.runtime import answer_request, run_in_fresh_process
+from utils.core.training import count_parameters
+from utils.course.results import peak_rss_mb
 
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy skips: prompt and padding positions
 DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -39,7 +40,7 @@ DEFAULT_TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "
 def build_examples(tokenizer, pairs, max_length: int = 128, add_eos: bool = True) -> list[dict]:
     """Tokenise (prompt, target) pairs into ``{"input_ids", "labels"}`` lists of ints.
 
-    The prompt is already formatted (e.g. by ``utils.generation.chat_prompt``); its labels are
+    The prompt is already formatted (e.g. by ``utils.core.generation.chat_prompt``); its labels are
     ``IGNORE_INDEX`` so the loss only rewards predicting the target. With ``add_eos`` the target ends
     with the end-of-sequence token: the model must also learn *when to stop*, or generation runs on.
     """
@@ -112,7 +113,7 @@ def causal_lm_loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor,
 
 
 @torch.no_grad()
-def evaluate_loss(model, examples: list[dict], pad_token_id: int, batch_size: int = 16) -> float:
+def language_model_loss(model, examples: list[dict], pad_token_id: int, batch_size: int = 16) -> float:
     """Token-weighted mean loss over ``examples``, in eval mode (no dropout)."""
     if not examples:
         raise ValueError("No examples to evaluate the loss on.")
@@ -177,8 +178,8 @@ def add_lora(model, config, seed: int = 0):
 
 def trainable_parameters(model) -> dict:
     """How many parameters will be trained, out of how many: the first number to check after ``add_lora``."""
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
+    trainable = count_parameters(model)
+    total = count_parameters(model, trainable_only=False)
     return {"trainable": trainable, "total": total, "percent": 100 * trainable / total}
 
 
@@ -255,7 +256,7 @@ def train_lora(model, tokenizer, train_pairs, val_pairs, *, steps: int = 40, bat
     def validate(step: int) -> bool:
         """Record the validation loss; return True when training should stop."""
         nonlocal bad_evals, best_state
-        loss = evaluate_loss(model, val, pad, val_batch_size)
+        loss = language_model_loss(model, val, pad, val_batch_size)
         history.val_loss.append((step, loss))
         if loss < history.best_val_loss:
             history.best_val_loss, history.best_step, bad_evals = loss, step, 0
@@ -370,10 +371,10 @@ def _timed_steps(model, batch, lr: float = 1e-4, timed: int = 2) -> float:
 
 def _measure(model_id, batch_size: int, length: int, target_length: int, r: int, seed: int) -> dict:
     """Runs inside the subprocess: the LoRA step first, then full fine-tuning of the same model."""
-    from utils.models import load_llm
+    from utils.core.models import load_llm
 
     torch.manual_seed(seed)
-    tokenizer, model = load_llm(model_id)
+    model, tokenizer = load_llm(model_id)
     input_ids = torch.randint(100, tokenizer.vocab_size, (batch_size, length))    # (B, T)
     labels = input_ids.clone()
     labels[:, : length - target_length] = IGNORE_INDEX                            # the answer is the last tokens
@@ -406,7 +407,7 @@ def step_costs(model_id: str | None = None, batch_size: int = 8, length: int = 6
                          f"{target_length}, {length}.")
     request = {"model_id": model_id, "batch_size": batch_size, "length": length, "target_length": target_length,
                "r": r, "seed": seed}
-    return run_in_fresh_process("utils.lora", request, "step-cost", timeout)
+    return run_in_fresh_process("utils.finetune.lora", request, "step-cost", timeout)
 
 
 if __name__ == "__main__":  # the process of ``step_costs``

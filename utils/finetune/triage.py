@@ -16,8 +16,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from utils.jsonl import read_jsonl
-from utils.paths import DATASETS_DIR
+from utils.core.jsonl import read_jsonl
+from utils.core.paths import DATASETS_DIR
 
 FEEDBACK_DIR = DATASETS_DIR / "feedback"
 SPLITS = ("train", "val", "test")
@@ -118,7 +118,7 @@ def format_target(example: dict) -> str:
 
 
 def triage_prompt(tokenizer, text: str, system: str = SYSTEM_PROMPT) -> str:
-    from utils.generation import chat_prompt
+    from utils.core.generation import chat_prompt
 
     return chat_prompt(tokenizer, text, system=system)
 
@@ -127,14 +127,14 @@ def fewshot_prompt(tokenizer, text: str, shots: list[dict], system: str | None =
     """A multi-turn chat prompt: each shot is a user message followed by the assistant's ideal answer."""
     if not shots:
         raise ValueError("A few-shot prompt needs at least one example shot.")
-    from utils.generation import chat_prompt
+    from utils.core.generation import chat_prompt
 
     return chat_prompt(tokenizer, text, system=system or taxonomy_prompt(),
                        examples=[(shot["text"], format_target(shot)) for shot in shots])
 
 
 def training_pairs(tokenizer, examples: list[dict], system: str = SYSTEM_PROMPT) -> list[tuple[str, str]]:
-    """(chat-formatted prompt, JSON answer) pairs: the generic input of ``utils.lora``."""
+    """(chat-formatted prompt, JSON answer) pairs: the generic input of ``utils.finetune.lora``."""
     validate_dataset(examples)
     return [(triage_prompt(tokenizer, example["text"], system), format_target(example)) for example in examples]
 
@@ -187,7 +187,7 @@ class TriageReport:
 INVALID = "(invalid)"
 
 
-def score_answers(examples: list[dict], answers: list[str]) -> TriageReport:
+def score_triage(examples: list[dict], answers: list[str]) -> TriageReport:
     """Compare generated answers with the labels: valid-JSON rate, per-field accuracy, exact match, confusion.
 
     An answer that is not valid JSON counts as wrong on every field (predicted label ``(invalid)``).
@@ -225,7 +225,7 @@ def field_accuracy(examples: list[dict], predictions: list[dict | None]) -> floa
     return hits / (len(examples) * len(FIELDS))
 
 
-def confusion_matrix(report: TriageReport, name: str) -> tuple[list[str], list[str], list[list[int]]]:
+def field_confusion(report: TriageReport, name: str) -> tuple[list[str], list[str], list[list[int]]]:
     """(true labels, predicted labels, counts) for one field, ready for ``plt.imshow``.
 
     Predicted labels are the taxonomy plus anything else the model said (e.g. ``(invalid)``).

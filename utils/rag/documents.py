@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from utils.paths import DATASETS_DIR
+from utils.core.paths import DATASETS_DIR
 
 KB_DIR = DATASETS_DIR / "northwind_kb"
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
@@ -167,7 +167,7 @@ def embedding_tokenizer(model_id: str | None = None):
     """The embedding model's own (fast) tokenizer, loaded without the model weights."""
     from transformers import AutoTokenizer
 
-    from utils.models import EMBEDDED, EMBEDDER_ENV, resolve_model_id, verify_model
+    from utils.core.models import EMBEDDED, EMBEDDER_ENV, resolve_model_id, verify_model
 
     model_id = resolve_model_id(model_id, EMBEDDER_ENV)
     return AutoTokenizer.from_pretrained(str(verify_model("minilm")) if model_id == EMBEDDED else model_id)
@@ -247,8 +247,10 @@ def chunk_documents(documents: list[Document], chunk_tokens: int = 128, overlap_
         sections = split_sections(document.text) if by_heading else [("", 0, len(document.text))]
         number = 0
         for heading, sec_start, sec_end in sections:
+            # A whole section is longer than the embedder's 256-token input, on purpose: we only count and
+            # cut tokens here, and each chunk we make fits. verbose=False drops the warning about it.
             encoding = tokenizer(document.text[sec_start:sec_end], add_special_tokens=False,
-                                 return_offsets_mapping=True)
+                                 return_offsets_mapping=True, verbose=False)
             offsets = encoding["offset_mapping"]                                  # (T, 2) char spans
             if not offsets:
                 continue                                                          # whitespace only

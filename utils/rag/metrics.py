@@ -78,7 +78,7 @@ def evaluate_answer_recall(retriever, questions, k: int = 3) -> dict[str, float]
     Document recall asks whether the right document is retrieved; the generator needs the right
     *passage*. Two chunkings can tie on the first and differ in how much text the model must read.
     """
-    from utils.rag_eval import is_correct
+    from utils.rag.scoring import is_correct
 
     questions = [q for q in questions if q.answerable]
     if not questions:

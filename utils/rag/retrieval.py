@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.documents import Chunk
+from utils.rag.documents import Chunk
 
 INDEX_FORMAT = 1
 STOPWORDS = frozenset(
@@ -83,7 +83,7 @@ def _check_k(k) -> int:
 
 def _check_chunks(chunks) -> list[Chunk]:
     if isinstance(chunks, Chunk) or not all(isinstance(c, Chunk) for c in chunks):
-        raise TypeError("Expected a list of Chunk objects (from utils.documents.chunk_documents).")
+        raise TypeError("Expected a list of Chunk objects (from utils.rag.documents.chunk_documents).")
     return list(chunks)
 
 
@@ -319,6 +319,11 @@ class HybridRetriever:
 
     def __len__(self) -> int:
         return len(self.retrievers[0])
+
+    @property
+    def dense(self):
+        """The dense member (it embeds questions for focus and confidence), or None if there is none."""
+        return next((r for r in self.retrievers if isinstance(r, DenseRetriever)), None)
 
     def sync(self, chunks: list[Chunk]) -> SyncReport:
         """Sync every member; the report is the first member's, with the total time."""

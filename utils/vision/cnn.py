@@ -13,6 +13,8 @@ a defect is a defect wherever it sits on the part. A dropout and one linear laye
 import torch
 from torch import nn
 
+from utils.core.training import count_parameters
+
 
 def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
     """conv 3×3 (same size) → batch norm → ReLU → max pool 2×2: ``(B, C_in, H, W) -> (B, C_out, H/2, W/2)``."""
@@ -67,10 +69,6 @@ class TinyCNN(nn.Module):
     @classmethod
     def from_config(cls, config: dict) -> "TinyCNN":
         return cls(**{**config, "channels": tuple(config["channels"])})
-
-
-def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 def describe_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[tuple[str, tuple[int, ...], int]]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from utils.paths import cache_dir
+from utils.core.paths import cache_dir
 
 PART_CLASSES = ("good", "scratch", "dent", "crack")
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
@@ -94,23 +94,29 @@ def validate_labels(y, n: int, num_classes: int, name: str = "dataset") -> None:
 
 def stratified_split(labels: np.ndarray, val_fraction: float, test_fraction: float,
                      seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Index arrays (train, val, test) with each class in the same proportion in every split."""
+    """Sorted index arrays (train, val, test) with each class in the same proportion in every split.
+
+    Two seeded, stratified ``sklearn.model_selection.train_test_split`` calls: the test set first,
+    then the validation set from what is left. The fractions are shares of *all* examples.
+    """
+    from sklearn.model_selection import train_test_split
+
     labels = np.asarray(labels)
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
         raise ValueError(f"val_fraction and test_fraction must be in (0, 1) with a sum below 1, "
                          f"got {val_fraction} and {test_fraction}.")
-    rng = np.random.default_rng(seed)
-    parts = ([], [], [])
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        n_test = max(1, round(len(members) * test_fraction))
-        n_val = max(1, round(len(members) * val_fraction))
-        if len(members) < n_test + n_val + 1:
-            raise ValueError(f"Class {label} has only {len(members)} examples: too few to split three ways.")
-        parts[2].append(members[:n_test])
-        parts[1].append(members[n_test:n_test + n_val])
-        parts[0].append(members[n_test + n_val:])
-    return tuple(np.sort(np.concatenate(p)) for p in parts)
+    classes, counts = np.unique(labels, return_counts=True)
+    n_test, n_val = round(len(labels) * test_fraction), round(len(labels) * val_fraction)
+    if counts.min() < 3:
+        raise ValueError(f"Class {classes[counts.argmin()]} has only {counts.min()} examples: "
+                         "too few to split three ways.")
+    if min(n_test, n_val, len(labels) - n_test - n_val) < len(classes):
+        raise ValueError(f"{len(labels)} examples are too few to split three ways at these fractions: every split "
+                         f"needs at least one example of each of the {len(classes)} classes.")
+    everything = np.arange(len(labels))
+    rest, test = train_test_split(everything, test_size=n_test, stratify=labels, random_state=seed)
+    train, val = train_test_split(rest, test_size=n_val, stratify=labels[rest], random_state=seed)
+    return np.sort(train), np.sort(val), np.sort(test)
 
 
 def _to_splits(images: np.ndarray, labels: np.ndarray, class_names, val_fraction, test_fraction, seed):

@@ -2,7 +2,8 @@
 latency per item, model size — and a classical baseline to beat first.
 
 Nothing here is specific to images: ``predict`` takes any input tensor(s) the model accepts,
-and the metrics take label arrays.
+and the metrics take label arrays. The metrics themselves are scikit-learn's (``sklearn.metrics``);
+this module checks the labels and returns the results as plain JSON.
 
 - precision of class c: of the items we *called* c, the share that really are c;
 - recall of class c: of the items that really *are* c, the share we found.
@@ -15,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from utils.runtime import pick_device
+from utils.core.runtime import pick_device
+from utils.core.training import count_parameters
 
 
 def _labels(values, name: str) -> np.ndarray:
@@ -42,8 +44,8 @@ def predict(model: nn.Module, X, batch_size: int = 512, device: str | None = Non
     return torch.cat(outputs)  # (N, K)
 
 
-def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
-    """``(K, K)`` counts: row = true class, column = predicted class."""
+def _checked_pair(y_true, y_pred, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Both label arrays as int64, with an actionable error unless they match in length and lie in 0..K-1."""
     y_true, y_pred = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
     if len(y_true) != len(y_pred):
         raise ValueError(f"y_true has {len(y_true)} labels but y_pred has {len(y_pred)}; they must match.")
@@ -52,25 +54,28 @@ def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
     for name, y in (("y_true", y_true), ("y_pred", y_pred)):
         if y.min() < 0 or y.max() >= num_classes:
             raise ValueError(f"{name} must be in 0..{num_classes - 1}, found {y.min()}..{y.max()}.")
-    matrix = np.zeros((num_classes, num_classes), np.int64)
-    np.add.at(matrix, (y_true, y_pred), 1)
-    return matrix
+    return y_true, y_pred
 
 
 def classification_report(y_true, y_pred, class_names) -> dict:
-    """Accuracy, macro recall, per-class precision/recall/support and the confusion matrix, as plain JSON."""
+    """Accuracy, macro recall, per-class precision/recall/support and the confusion matrix, as plain JSON.
+
+    The confusion matrix is ``(K, K)`` counts: row = true class, column = predicted class.
+    """
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
     class_names = list(class_names)
-    matrix = confusion_matrix(y_true, y_pred, len(class_names))
-    found = np.diag(matrix)
-    predicted, actual = matrix.sum(axis=0), matrix.sum(axis=1)
+    y_true, y_pred = _checked_pair(y_true, y_pred, len(class_names))
+    labels = np.arange(len(class_names))  # every class gets a row, even one absent from both arrays
+    matrix = confusion_matrix(y_true, y_pred, labels=labels)
     # a class never predicted has no precision to speak of; we call it 0 rather than divide by zero
-    precision = np.divide(found, predicted, out=np.zeros(len(found)), where=predicted > 0)
-    recall = np.divide(found, actual, out=np.zeros(len(found)), where=actual > 0)
+    precision, recall, _, support = precision_recall_fscore_support(y_true, y_pred, labels=labels,
+                                                                    zero_division=0)
     return {
-        "accuracy": float(found.sum() / matrix.sum()),
-        "macro_recall": float(recall[actual > 0].mean()),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_recall": float(recall[support > 0].mean()),  # over the classes present in y_true
         "per_class": {name: {"precision": float(p), "recall": float(r), "support": int(s)}
-                      for name, p, r, s in zip(class_names, precision, recall, actual)},
+                      for name, p, r, s in zip(class_names, precision, recall, support)},
         "confusion_matrix": matrix.tolist(),
     }
 
@@ -154,7 +159,7 @@ def _synchronize(device: str) -> None:
 
 def model_size(model: nn.Module) -> dict:
     """Parameter count and the size of the weights (parameters + buffers) in MiB."""
-    parameters = sum(p.numel() for p in model.parameters())
+    parameters = count_parameters(model, trainable_only=False)
     nbytes = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
     return {"parameters": int(parameters), "megabytes": nbytes / 2**20}
 
@@ -162,21 +167,19 @@ def model_size(model: nn.Module) -> dict:
 # --- plots ---------------------------------------------------------------------------------------------
 
 def plot_confusion_matrix(matrix, class_names, title: str = "Confusion matrix (rows: true, columns: predicted)"):
+    """Draw a ``(K, K)`` confusion matrix (e.g. ``report["confusion_matrix"]``) with scikit-learn's display."""
     import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
 
     matrix = np.asarray(matrix)
     size = 1.0 + 0.45 * len(class_names)
     fig, ax = plt.subplots(figsize=(size + 1, size))
-    image = ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(len(class_names)), class_names, rotation=45, ha="right")
-    ax.set_yticks(range(len(class_names)), class_names)
-    for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
-                color="white" if count > matrix.max() / 2 else "black")
+    display = ConfusionMatrixDisplay(matrix, display_labels=list(class_names))
+    display.plot(ax=ax, cmap="Blues", xticks_rotation=45, text_kw={"fontsize": 8})
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=10)
-    fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
     return fig
 

@@ -1,0 +1,1 @@
+"""Notebook 03: the feedback-triage task and LoRA fine-tuning."""
