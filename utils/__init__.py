@@ -15,6 +15,7 @@ core/ — the foundation
     checkpoint       weights as safetensors, with a round-trip check
     jsonl            the JSON Lines reader behind every data file
     tables           the one Markdown-table builder
+    stats            Wilson intervals for proportions, paired (and grouped) bootstrap for differences
 course/ — running the course itself
     runner           execute every notebook with papermill, then write the report (``python -m utils.course``)
     results          record a notebook's headline figures, figures and peak memory

@@ -1,0 +1,66 @@
+"""utils.core.stats: Wilson intervals checked against SciPy's, the paired bootstrap against what it must show."""
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+
+from utils.core.stats import paired_difference, proportion, wilson_interval
+
+
+@pytest.mark.parametrize("k, n", [(0, 12), (12, 12), (8, 10), (33, 40), (89, 110), (1, 3)])
+def test_wilson_matches_scipy(k, n):
+    expected = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert wilson_interval(k, n) == pytest.approx((expected.low, expected.high), abs=1e-9)
+
+
+def test_proportion_reports_value_n_and_interval():
+    estimate = proportion([True] * 8 + [False] * 2)
+    assert (estimate.value, estimate.n) == (0.8, 10)
+    assert estimate.low == pytest.approx(0.4902, abs=1e-4) and estimate.high == pytest.approx(0.9433, abs=1e-4)
+    assert estimate.as_dict("accuracy") == {"accuracy": 0.8, "accuracy_n": 10, "accuracy_low": estimate.low,
+                                            "accuracy_high": estimate.high}
+    assert str(estimate).startswith("0.800 [0.490, 0.943] (n = 10)")
+
+
+def test_a_small_gap_on_few_items_is_not_distinguishable():
+    a = [1] * 9 + [0] * 2     # 9/11
+    b = [1] * 8 + [0] * 3     # 8/11, one disagreement
+    gap = paired_difference(a, b)
+    assert gap.value == pytest.approx(1 / 11) and not gap.excludes_zero
+
+
+def test_a_consistent_gap_on_many_items_excludes_zero():
+    rng = np.random.default_rng(1)
+    b = rng.random(200) < 0.5
+    a = b | (rng.random(200) < 0.4)          # a is never worse, often better
+    gap = paired_difference(a, b)
+    assert gap.excludes_zero and gap.low > 0 and gap.low < gap.value < gap.high
+
+
+def test_grouped_bootstrap_is_wider_when_groups_fail_together():
+    a = np.repeat([1, 1, 1, 0, 1, 0, 1, 1, 1, 1], 10)    # 10 groups of 10 copies: one phrasing, ten messages
+    b = np.repeat([1, 0, 1, 0, 1, 0, 0, 1, 1, 0], 10)
+    groups = np.repeat(np.arange(10), 10)
+    flat, grouped = paired_difference(a, b), paired_difference(a, b, groups=groups)
+    assert flat.value == grouped.value
+    assert grouped.high - grouped.low > 1.5 * (flat.high - flat.low)
+
+
+def test_same_seed_same_interval():
+    a, b = [1, 0, 1, 1, 0, 1], [0, 0, 1, 0, 0, 1]
+    assert paired_difference(a, b, seed=3) == paired_difference(a, b, seed=3)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: wilson_interval(5, 0), "n must be a whole number > 0"),
+    (lambda: wilson_interval(11, 10), "between 0 and n = 10"),
+    (lambda: wilson_interval(1, 10, confidence=95), "confidence must be between 0 and 1"),
+    (lambda: proportion([]), "non-empty"),
+    (lambda: proportion([0.5, 1]), "only 0/1"),
+    (lambda: paired_difference([1, 0], [1]), "same items"),
+    (lambda: paired_difference([1, 0], [1, 1], groups=[0]), "one label per item"),
+    (lambda: paired_difference([1, 0], [1, 1], resamples=10), "at least 100"),
+])
+def test_bad_input_says_what_to_pass(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
