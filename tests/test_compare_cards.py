@@ -69,6 +69,7 @@ def test_card_answers_pass_their_own_checks_before_and_after(cards):
             assert not is_correct(card.answer_for(False), card.accept_for(True)), card.id
 
 
+
 def test_held_out_questions_agree_with_the_knowledge_base(cards, held_out):
     kb = {q.id: q for q in load_questions()}
     by_id = answer_cards.cards_by_id(cards)

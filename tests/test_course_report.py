@@ -49,3 +49,11 @@ def test_report_opens_with_the_side_by_side_and_has_a_section_per_notebook(build
     assert page.count("data:image/png") == 1, "the headline figure is shown once, on the first screen"
     for name in [*names, report.HEADLINE_NOTEBOOK]:
         assert f"## {name}" in markdown and f'id="{name}"' in page
+
+
+def test_an_estimate_is_shown_with_its_interval_and_n():
+    from utils.core.stats import proportion
+
+    record = {"rag": {"accuracy_strict": proportion([1] * 8 + [0] * 2).as_record(), "latency_ms_p50": 12.5}}
+    assert dict(report.flatten(record)) == {"rag.accuracy_strict": "0.800 [0.490, 0.943], n = 10",
+                                            "rag.latency_ms_p50": "12.5"}

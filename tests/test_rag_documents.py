@@ -129,6 +129,7 @@ def test_every_gold_key_fact_is_stated_in_its_documents(kb):
             assert q.gold(after_update=True) != q.accept, q.id
 
 
+
 def test_load_questions_by_split():
     dev, test = load_questions("dev"), load_questions("test")
     assert dev and test and {q.split for q in dev} == {"dev"}

@@ -5,7 +5,15 @@ import pytest
 from utils.rag.documents import Chunk, Question
 from utils.rag.pipeline import RagAnswer
 from utils.rag.retrieval import Hit
-from utils.rag.scoring import is_abstention, is_correct, normalize_answer, parse_citations, score_answers
+from utils.rag.scoring import (
+    StrictKey,
+    is_abstention,
+    is_correct,
+    normalize_answer,
+    parse_citations,
+    score_answers,
+    strict_verdict,
+)
 
 
 def test_normalize_answer():
@@ -63,3 +71,95 @@ def test_score_answers_counts_abstentions_and_citations():
     assert closed["accuracy"] == 0.5 and "citation_precision" not in closed
     with pytest.raises(ValueError, match="one answer per question"):
         score_answers(answers[:2], questions)
+
+
+# --- strict scoring ---------------------------------------------------------------------------------------
+
+WARRANTY = StrictKey.from_fields([["2 year"]], "duration", ["standard warranty"], ["care", "extended"])
+EXPRESS = StrictKey.from_fields([["9.90"]], "money")
+PUMP = StrictKey.from_fields([["19 bar"]], "pressure", ["aerobrew 500"], ["aerobrew 300"])
+
+
+@pytest.mark.parametrize("key, question, answer, correct, why", [
+    (WARRANTY, "How long is the standard warranty?", "Every appliance has a 2-year warranty [1].", True, ""),
+    (WARRANTY, "How long is the standard warranty?", "It lasts two years.", True, ""),
+    (WARRANTY, "How long is the standard warranty?", "The Northwind Care+ extended warranty lasts for 3 years",
+     False, "misses"),                                                   # the issue's example: wrong plan
+    (WARRANTY, "How long is the standard warranty?", "2 years, or 3 years with Care+.", False, "names"),
+    (WARRANTY, "How long is the standard warranty?", "2 years, sometimes 3 years.", False, "also states 3"),
+    (WARRANTY, "How long is the standard warranty?", "2.", False, "misses"),    # no unit
+    (WARRANTY, "How long is the standard warranty?", "I don't know.", False, "abstained"),
+    (EXPRESS, "How much does express delivery cost?", "Express delivery costs €9.90 [2].", True, ""),
+    (EXPRESS, "How much does express delivery cost?", "It costs 9.90 euros.", True, ""),
+    (EXPRESS, "How much does express delivery cost?", "It is 9.90.", False, "currency"),
+    (EXPRESS, "How much does express delivery cost?", "€9.90, free over €50.", False, "also states 50"),
+    (PUMP, "What pressure does the pump of the AeroBrew 500 reach?", "The AeroBrew 500 reaches 19 bar.", True, ""),
+    (PUMP, "What pressure does the pump of the AeroBrew 500 reach?", "The AeroBrew 300 reaches 19 bar.", False,
+     "names"),
+    (PUMP, "What pressure does the pump of the AeroBrew 500 reach?", "The BreezeFan 3 reaches 19 bar.", False,
+     "names 'breezefan'"),                                               # the worked example's product
+    (PUMP, "What pressure does the pump of the AeroBrew 500 reach?", "19", False, "misses"),
+])
+def test_strict_verdicts(key, question, answer, correct, why):
+    verdict = strict_verdict(answer, key, question)
+    assert verdict.correct is correct and why in verdict.reason, verdict
+
+
+def test_strict_key_rejects_malformed_fields():
+    with pytest.raises(ValueError, match="require must be a non-empty list of facts"):
+        StrictKey.from_fields(["19 bar"], "pressure", where="q002")       # a fact is a list of phrasings
+    with pytest.raises(ValueError, match="unit_kind 'bars' is not one of"):
+        StrictKey.from_fields([["19 bar"]], "bars", where="q002")
+    with pytest.raises(TypeError, match="StrictKey"):
+        strict_verdict("19 bar", ("19 bar",))
+
+
+def test_agreement_counts_the_two_by_two_table():
+    from utils.rag.scorer_check import GradedAnswer, agreement
+
+    def row(grade, strict, lenient):
+        return GradedAnswer("g", "rag", "q?", "a", grade, "why", strict, "", lenient)
+
+    graded = [row(True, True, True), row(False, False, True), row(False, False, True), row(True, False, True)]
+    strict, lenient = agreement(graded, "strict"), agreement(graded, "lenient")
+    assert strict["agreement"].value == 0.75 and strict["agreement"].n == 4 and len(strict["false_rejects"]) == 1
+    assert lenient["agreement"].value == 0.5 and len(lenient["false_accepts"]) == 2
+    assert strict["table"] == {(True, True): 1, (True, False): 1, (False, True): 0, (False, False): 2}
+    with pytest.raises(ValueError, match="'strict' or 'lenient'"):
+        agreement(graded, "exact")
+
+
+def test_score_both_reports_each_scorer_with_an_interval():
+    from utils.rag.scorer_check import score_both
+
+    class Gold:
+        question = "What pressure does the pump of the AeroBrew 500 reach?"
+
+        def gold(self, after_update=False):
+            return ("19",)
+
+        def strict_key(self, after_update=False):
+            return PUMP
+
+    scored = score_both(["19 bar.", "19", "The AeroBrew 300 reaches 19 bar."], [Gold()] * 3)
+    assert (scored["lenient"].value, scored["strict"].value, scored["strict"].n) == (1.0, pytest.approx(1 / 3), 3)
+    assert [r["strict"] for r in scored["rows"]] == [True, False, False] and "names" in scored["rows"][2]["why"]
+    with pytest.raises(ValueError, match="one answer per question"):
+        score_both(["19 bar"], [Gold()] * 2)
+
+
+def test_the_lenient_scorer_against_the_hand_grades():
+    """What datasets/northwind_kb/README.md says of the key-fact match: it agrees with 99 of the 116 hand-graded
+    answers, and every disagreement is an answer it accepts that the person rejects."""
+    from utils.compare.answer_cards import cards_by_id, load_cards
+    from utils.core.jsonl import read_jsonl
+    from utils.rag.documents import load_questions
+    from utils.rag.scorer_check import GRADED_PATH
+
+    questions, cards = {q.id: q for q in load_questions()}, cards_by_id(load_cards())
+    rows = read_jsonl(GRADED_PATH, "it is committed with the knowledge base")
+    assert len(rows) == 116 and all(isinstance(r["grade"], bool) and r["reason"].strip() for r in rows)
+    said = [is_correct(r["answer"], questions[r["question_id"]].gold(r["after_update"]) if "question_id" in r
+                       else cards[r["card_id"]].accept_for(r["after_update"])) for r in rows]
+    assert sum(s == r["grade"] for s, r in zip(said, rows)) == 99
+    assert all(s and not r["grade"] for s, r in zip(said, rows) if s != r["grade"])

@@ -52,7 +52,8 @@ rag/ — notebook 04, retrieval-augmented generation
     grounding        the grounding check and the quoted fallback
     pipeline         ``RagPipeline``: retrieve, focus, abstain, prompt, generate, check
     system           a RAG system to build, save, load and update (also used by 05)
-    scoring          answer scoring against key facts, citations, abstentions
+    scoring          answer scoring: lenient key facts, strict facts-with-units-and-entity, citations, abstentions
+    scorer_check     the scorers against answers graded by hand
 compare/ — notebook 05, the three side by side
     answer_cards     the question → answer-card data and its held-out questions
     card_classifier  the capstone's custom model (hashed n-grams → MLP → card)

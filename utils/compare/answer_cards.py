@@ -14,12 +14,12 @@ of them trained on.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from utils.core.jsonl import read_jsonl
 from utils.core.paths import DATASETS_DIR
-from utils.rag.scoring import is_correct
+from utils.rag.scoring import StrictKey, is_correct, is_correct_strict
 
 QA_DIR = DATASETS_DIR / "northwind_qa"
 
@@ -38,6 +38,8 @@ class Card:
     accept_after_update: tuple | None
     train: tuple                         # hand-written paraphrases to train on
     val: str                             # one more paraphrase, for early stopping
+    strict: StrictKey | None = None      # the strict scorer's key (utils.rag.scoring.strict_verdict)
+    strict_after_update: StrictKey | None = None
 
     @property
     def changes_with_update(self) -> bool:
@@ -54,6 +56,16 @@ class Card:
     def accept_for(self, after_update: bool = False) -> tuple:
         self._check_exists(after_update)
         return self.accept_after_update if after_update and self.changes_with_update else self.accept
+
+    def strict_key(self, after_update: bool = False) -> StrictKey:
+        self._check_exists(after_update)
+        key = self.strict_after_update if after_update and self.changes_with_update else self.strict
+        if key is None:
+            raise ValueError(f"Card {self.id!r} has no strict-scoring fields (require, unit_kind"
+                             f"{', require_after_update' if after_update else ''}): add them to cards.jsonl.")
+        from utils.rag.documents import stated_values
+
+        return replace(key, allowed=stated_values((self.doc_id,), key.unit_kind, after_update))
 
     def _check_exists(self, after_update: bool) -> None:
         if not self.exists(after_update):
@@ -106,7 +118,14 @@ def validate_card(row: dict, where: str = "card") -> Card:
             raise ValueError(f"{where}: {answer} {row[answer]!r} contains none of {accept} {row[accept]}; "
                              "fix one of them.")
     tuples = {k: tuple(row[k]) if row[k] is not None else None for k in ("accept", "accept_after_update", "train")}
-    return Card(**{**{f: row[f] for f in fields}, **tuples})
+    strict = {}
+    for name, require in (("strict", "require"), ("strict_after_update", "require_after_update")):
+        if row.get(require) is not None:
+            strict[name] = StrictKey.from_fields(row[require], row.get("unit_kind"), row.get("entity"),
+                                                 row.get("conflicts"), where=f"{where} ({require})")
+    if status == "added" and "strict_after_update" not in strict and "strict" in strict:
+        strict["strict_after_update"] = strict.pop("strict")        # an added card has only an after-update fact
+    return Card(**{**{f: row[f] for f in fields}, **tuples}, **strict)
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -188,18 +207,24 @@ def labelled_examples(cards: list[Card], after_update: bool = False) -> int:
     return sum(len(c.train) + 1 for c in live_cards(cards, after_update))
 
 
-def score(answers: list[str], tests: list[HeldOutQuestion], cards: list[Card], after_update: bool = False) -> list[bool]:
-    """Is each answer right? It must contain one of its card's key facts (normalised phrase match, as in RAG)."""
+def score(answers: list[str], tests: list[HeldOutQuestion], cards: list[Card], after_update: bool = False,
+          strict: bool = False) -> list[bool]:
+    """Is each answer right? Lenient: it contains one of its card's key facts (normalised phrase match, as in RAG).
+    Strict: ``utils.rag.scoring.strict_verdict`` with the card's strict key (facts with units, the entity)."""
     if isinstance(answers, str):
         raise TypeError("answers must be a list of strings, one per test question.")
     if len(answers) != len(tests):
         raise ValueError(f"Got {len(answers)} answers for {len(tests)} test questions: pass one answer per question.")
     by_id = cards_by_id(cards)
+    if strict:
+        return [is_correct_strict(a, by_id[t.card_id].strict_key(after_update), t.question)
+                for a, t in zip(answers, tests)]
     return [is_correct(a, by_id[t.card_id].accept_for(after_update)) for a, t in zip(answers, tests)]
 
 
-def accuracy(answers: list[str], tests: list[HeldOutQuestion], cards: list[Card], after_update: bool = False) -> float:
-    right = score(answers, tests, cards, after_update)
+def accuracy(answers: list[str], tests: list[HeldOutQuestion], cards: list[Card], after_update: bool = False,
+             strict: bool = False) -> float:
+    right = score(answers, tests, cards, after_update, strict)
     if not right:
         raise ValueError("No test questions to score.")
     return sum(right) / len(right)

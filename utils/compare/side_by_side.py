@@ -127,6 +127,16 @@ def accuracy_on(answers: Answers, questions, cards, after_update: bool = False) 
     return accuracy([answers.by_id[q.id] for q in questions], questions, cards, after_update)
 
 
+def outcomes_on(answers: Answers, questions, cards, after_update: bool = False, strict: bool = False) -> list[bool]:
+    """Right or wrong for each of ``questions``, lenient or strict: the input of intervals and paired differences."""
+    from utils.compare.answer_cards import score
+
+    missing = [q.id for q in questions if q.id not in answers.by_id]
+    if missing:
+        raise ValueError(f"No answer yet for {', '.join(missing[:5])}: run answer_questions on them first.")
+    return score([answers.by_id[q.id] for q in questions], questions, cards, after_update, strict)
+
+
 # ---------------------------------------------------------------------------------------------
 # The three approaches, as functions from questions to answers
 # ---------------------------------------------------------------------------------------------

@@ -33,6 +33,10 @@ class Estimate:
         """Flat fields for a results file: ``name``, ``name_n``, ``name_low``, ``name_high``."""
         return {name: self.value, f"{name}_n": self.n, f"{name}_low": self.low, f"{name}_high": self.high}
 
+    def as_record(self) -> dict:
+        """For a results file: ``{"value", "n", "low", "high"}``; the course report prints it with its interval."""
+        return {"value": self.value, "n": self.n, "low": self.low, "high": self.high}
+
     def __str__(self) -> str:
         return f"{self.value:.3f} [{self.low:.3f}, {self.high:.3f}] (n = {self.n})"
 

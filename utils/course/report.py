@@ -25,7 +25,16 @@ CHILD_NOTE = ("Peak RSS is the notebook's kernel, which the memory budget applie
 HEADLINE_NOTEBOOK = "05_side_by_side"     # its comparison is the report's first screen
 
 
+ESTIMATE_KEYS = {"value", "n", "low", "high"}    # how utils.core.stats.Estimate.as_record stores a figure
+
+
+def is_estimate(value) -> bool:
+    return isinstance(value, dict) and set(value) == ESTIMATE_KEYS
+
+
 def format_value(value) -> str:
+    if is_estimate(value):
+        return f"{value['value']:.3f} [{value['low']:.3f}, {value['high']:.3f}], n = {value['n']}"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
@@ -42,7 +51,7 @@ def flatten(metrics: dict, prefix: str = "") -> list[tuple[str, str]]:
     """``{"rag": {"accuracy": 0.9}}`` → ``[("rag.accuracy", "0.9")]``: nested dicts become dotted rows."""
     rows = []
     for key, value in metrics.items():
-        if isinstance(value, dict) and value:
+        if isinstance(value, dict) and value and not is_estimate(value):
             rows += flatten(value, f"{prefix}{key}.")
         else:
             rows.append((f"{prefix}{key}", format_value(value)))

@@ -15,11 +15,12 @@ chunk.text``. That is how the tests prove that chunking loses no text.
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
 from utils.core.paths import DATASETS_DIR
+from utils.rag.scoring import StrictKey, values_stated
 
 KB_DIR = DATASETS_DIR / "northwind_kb"
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
@@ -71,6 +72,21 @@ class Question:
     changes_with_update: bool = False
     answer_after_update: str | None = None
     accept_after_update: tuple | None = None
+    # for the strict scorer (utils.rag.scoring.strict_verdict): facts with units, the entity asked about
+    require: tuple | None = None
+    unit_kind: str | None = None
+    entity: tuple = ()
+    conflicts: tuple = ()
+    require_after_update: tuple | None = None
+
+    def strict_key(self, after_update: bool = False) -> StrictKey:
+        """What a strictly correct answer must say, before or after the policy update."""
+        require = self.require_after_update if after_update and self.changes_with_update else self.require
+        if not self.answerable or require is None or self.unit_kind is None:
+            raise ValueError(f"Question {self.id} has no strict-scoring fields (require, unit_kind"
+                             f"{', require_after_update' if after_update else ''}): add them to questions.jsonl.")
+        key = StrictKey.from_fields(require, self.unit_kind, self.entity, self.conflicts, where=self.id)
+        return replace(key, allowed=stated_values(self.doc_ids, self.unit_kind, after_update))
 
     def gold(self, after_update: bool = False) -> tuple:
         """The accepted key facts, before or after the policy update."""
@@ -146,8 +162,12 @@ def load_questions(split: str | None = None, kb_dir: Path | str = KB_DIR) -> lis
         if line.strip():
             try:
                 row = json.loads(line)
-                for key in ("doc_ids", "accept", "accept_after_update"):
-                    row[key] = tuple(row[key]) if row.get(key) is not None else None
+                for key in ("doc_ids", "accept", "accept_after_update", "entity", "conflicts"):
+                    if row.get(key) is not None:
+                        row[key] = tuple(row[key])
+                for key in ("require", "require_after_update"):
+                    if row.get(key) is not None:
+                        row[key] = tuple(tuple(fact) for fact in row[key])
                 questions.append(Question(**row))
             except (json.JSONDecodeError, TypeError) as error:
                 raise ValueError(f"{path}, line {number}: not a valid question ({error}).") from error
@@ -156,6 +176,16 @@ def load_questions(split: str | None = None, kb_dir: Path | str = KB_DIR) -> lis
             raise ValueError(f"Unknown split {split!r}: choose 'dev', 'test' or None for all questions.")
         questions = [q for q in questions if q.split == split]
     return questions
+
+
+@lru_cache(maxsize=256)
+def stated_values(doc_ids: tuple, kind: str, after_update: bool = False, kb_dir: Path | str = KB_DIR) -> tuple:
+    """Values of ``kind`` stated in these knowledge-base documents (after the policy update, if asked)."""
+    documents = load_knowledge_base(kb_dir)
+    if after_update:
+        documents = apply_update(documents, load_policy_update(kb_dir))
+    by_id = {d.id: d for d in documents}
+    return values_stated([by_id[i].text for i in doc_ids if i in by_id], kind)
 
 
 # ---------------------------------------------------------------------------------------------

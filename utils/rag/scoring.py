@@ -8,6 +8,7 @@ wording ("four hours", "4 hrs" and "4 hours" all normalise to "4 hour").
 """
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -88,3 +89,116 @@ def score_answers(answers, questions, after_update: bool = False) -> dict[str, f
         result["cited_share"] = cited / max(1, sum(correct))
         result["citation_precision"] = cited_ok / cited if cited else float("nan")
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Strict scoring: every required fact with its unit, the right entity, no conflicting value
+# ---------------------------------------------------------------------------------------------
+#
+# The key-fact match above accepts an answer when *one* fact appears *anywhere*: "The Care+ extended warranty
+# lasts 3 years" passes for the standard warranty, "19" passes for "19 bar". The strict scorer reads the
+# hand-written fields of each question (``require``, ``unit_kind``, ``entity``, ``conflicts``) and accepts an
+# answer only when all of these hold. Its agreement with hand grades is measured in tests/test_rag_scoring.py.
+
+UNITS_OF_KIND = {
+    "duration": ("second", "minute", "hour", "day", "week", "month", "year"),
+    "volume": ("litre", "l", "ml"),
+    "mass": ("kg", "g", "gram", "kilogram"),
+    "length": ("cm", "mm", "m", "metre", "meter"),
+    "pressure": ("bar",),
+    "temperature": ("degree", "c"),
+    "power": ("w", "watt", "kw"),
+    "energy": ("kwh",),
+    "noise": ("db",),
+    "percent": ("percent",),
+}
+KINDS = (*UNITS_OF_KIND, "money", "count", "version", "time_of_day", "text")
+NUMBER = r"\d+(?:\.\d+)?"
+# The products of the knowledge base (and the worked example's BreezeFan): naming one the question is not about
+# makes an answer wrong, whatever else it says.
+CATALOGUE = ("aerobrew 300", "aerobrew 500", "cleanwave 7", "cleanwave 9", "crispair 5", "frostline 220",
+             "heatwise", "pureair 40", "silentvac r10", "breezefan")
+
+
+@dataclass(frozen=True)
+class StrictKey:
+    """What a strictly correct answer must say (the hand-written fields of a question or an answer card)."""
+    require: tuple             # facts, all required; each a tuple of normalised alternatives ("19 bar",)
+    unit_kind: str             # the kind of the first fact: another value of this kind is a conflict
+    entity: tuple = ()         # normalised names of what is asked about
+    conflicts: tuple = ()      # normalised names of what must not be named instead
+    allowed: tuple = ()        # other values of the kind that the question's own documents state (not conflicts)
+
+    @classmethod
+    def from_fields(cls, require, unit_kind, entity=(), conflicts=(), where: str = "question") -> "StrictKey":
+        if (not isinstance(require, (list, tuple)) or not require
+                or not all(isinstance(f, (list, tuple)) and f and all(isinstance(a, str) and a.strip() for a in f)
+                           for f in require)):
+            raise ValueError(f"{where}: require must be a non-empty list of facts, each a non-empty list of "
+                             f"normalised phrasings such as [\"19 bar\"]; got {require!r}.")
+        if unit_kind not in KINDS:
+            raise ValueError(f"{where}: unit_kind {unit_kind!r} is not one of {', '.join(KINDS)}.")
+        return cls(tuple(tuple(f) for f in require), unit_kind, tuple(entity or ()), tuple(conflicts or ()))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    correct: bool
+    reason: str                # why not, in a few words ("" when correct)
+
+
+def _strict_text(text: str) -> str:
+    text = re.sub(r"\beuros\b", "euro", text.replace("€", " euro "), flags=re.IGNORECASE)
+    return f" {normalize_answer(text)} "
+
+
+def _values_of_kind(padded: str, kind: str) -> set[str]:
+    """The numbers in ``padded`` (normalised) that carry a unit of ``kind``: "2 year", "euro 9.90", "9.90 euro"."""
+    if kind == "money":
+        found = re.findall(rf"(?<!\S)(?:euro|eur) ({NUMBER})(?!\S)|(?<!\S)({NUMBER}) (?:euro|eur)(?!\S)", padded)
+        return {a or b for a, b in found}
+    units = UNITS_OF_KIND.get(kind)
+    if not units:
+        return set()
+    pattern = rf"(?<!\S)({NUMBER}) (?:working |business |calendar )?(?:{'|'.join(units)})(?!\S)"
+    return set(re.findall(pattern, padded))
+
+
+def strict_verdict(answer: str, key: StrictKey, question: str = "") -> Verdict:
+    """Strictly correct? Every required fact (value *and* unit), no other product or plan named in place of
+    the one asked about, and no second value of the same kind. Abstentions are never correct."""
+    if not isinstance(key, StrictKey):
+        raise TypeError(f"key must be a StrictKey (from a question's strict_key()), got {type(key).__name__}.")
+    if is_abstention(answer):
+        return Verdict(False, "abstained")
+    padded, asked = _strict_text(answer), _strict_text(question)
+    for fact in key.require:
+        if not any(f" {normalize_answer(a)} " in padded for a in fact):
+            return Verdict(False, f"misses {fact[0]!r}")
+    if key.unit_kind == "money":
+        required = {n for fact in key.require for a in fact for n in re.findall(NUMBER, a)}
+        money = _values_of_kind(padded, "money")
+        if not required & money:
+            return Verdict(False, "the price has no currency")
+    named = [c for c in key.conflicts if f" {normalize_answer(c)} " in padded]
+    named += [p for p in CATALOGUE if f" {p} " in padded and f" {p} " not in asked
+              and not any(p in normalize_answer(e) or normalize_answer(e) in p for e in key.entity)]
+    if named:
+        return Verdict(False, f"names {named[0]!r}, not what was asked")
+    required = {n for fact in key.require for a in fact for n in re.findall(NUMBER, normalize_answer(a))}
+    others = (_values_of_kind(padded, key.unit_kind) - required - _values_of_kind(asked, key.unit_kind)
+              - set(key.allowed))
+    if others:
+        return Verdict(False, f"also states {sorted(others)[0]} ({key.unit_kind})")
+    return Verdict(True, "")
+
+
+def values_stated(texts: list[str], kind: str) -> tuple:
+    """The values of ``kind`` that ``texts`` state: what a source may add next to the asked-for fact without it
+    counting as a conflict ("100 ml of descaler with 900 ml of water" is one true sentence)."""
+    return tuple(sorted(set().union(*(_values_of_kind(_strict_text(t), kind) for t in texts)))) if texts else ()
+
+
+def is_correct_strict(answer: str, key: StrictKey, question: str = "") -> bool:
+    """``strict_verdict(...).correct``."""
+    return strict_verdict(answer, key, question).correct
