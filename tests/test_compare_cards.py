@@ -69,6 +69,16 @@ def test_card_answers_pass_their_own_checks_before_and_after(cards):
             assert not is_correct(card.answer_for(False), card.accept_for(True)), card.id
 
 
+def test_card_answers_pass_the_strict_scorer_and_stale_ones_fail(cards):
+    from utils.rag.scoring import is_correct_strict
+
+    for card in cards:
+        for after in (False, True):
+            if card.exists(after):
+                assert is_correct_strict(card.answer_for(after), card.strict_key(after)), card.id
+        if card.status == "changed":
+            assert not is_correct_strict(card.answer_for(False), card.strict_key(True)), card.id
+
 
 def test_held_out_questions_agree_with_the_knowledge_base(cards, held_out):
     kb = {q.id: q for q in load_questions()}

@@ -17,7 +17,7 @@ from utils.rag.documents import (
     parse_markdown,
     split_sections,
 )
-from utils.rag.scoring import is_correct
+from utils.rag.scoring import is_correct, is_correct_strict, normalize_answer
 
 DOC_TEXT = """---
 id: demo
@@ -128,6 +128,23 @@ def test_every_gold_key_fact_is_stated_in_its_documents(kb):
             assert is_correct(new_text, q.gold(after_update=True)), q.id
             assert q.gold(after_update=True) != q.accept, q.id
 
+
+def test_every_strict_fact_is_stated_in_its_documents_and_in_the_gold_answer(kb):
+    """The strict scorer's fields (value with unit, entity) are checked against the same documents."""
+    docs = {d.id: d for d in kb}
+    updated = {d.id: d for d in apply_update(kb, load_policy_update())}
+    for q in load_questions():
+        if not q.answerable:
+            continue
+        for after in (False, True) if q.changes_with_update else (False,):
+            key = q.strict_key(after)                  # raises, naming the question, if a field is missing
+            source = updated if after else docs
+            text = f" {normalize_answer(' '.join(f'{source[i].title} {source[i].text}' for i in q.doc_ids))} "
+            gold = q.answer_after_update if after else q.answer
+            for fact in key.require:
+                assert any(f" {normalize_answer(a)} " in text for a in fact), f"{q.id}: {fact} not in {q.doc_ids}"
+            assert is_correct_strict(gold, key, q.question), f"{q.id}: the gold answer {gold!r} fails strict scoring"
+        assert not set(q.entity) & set(q.conflicts), f"{q.id}: an entity is also listed as a conflict"
 
 
 def test_load_questions_by_split():
