@@ -15,7 +15,7 @@ from papermill.parameterize import parameterize_notebook
 
 from utils.core.paths import LABS_DIR, NOTEBOOKS_DIR, SOLUTIONS_DIR, build_dir
 from utils.course.labs import STUB_PREFIX
-from utils.course.runner import execute, local_kernel_config
+from utils.course.runner import KERNEL_ARGUMENTS, execute
 
 TEACHING = sorted(NOTEBOOKS_DIR.glob("*.ipynb")) + sorted(SOLUTIONS_DIR.glob("*.ipynb"))
 LABS = sorted(LABS_DIR.glob("*.ipynb"))
@@ -38,28 +38,27 @@ def run_lab_substituting_solutions(lab_path: Path, solution_path: Path) -> int:
     lab = parameterize_notebook(load_notebook_node(str(lab_path)), {"SMOKE": True})  # adds the tags papermill needs
     solution_cells = {cell.id: cell for cell in nbformat.read(solution_path, as_version=4).cells}
     pending, stops = [], 0
-    with local_kernel_config() as config:
-        client = NotebookClient(lab, kernel_name="python3", timeout=600, config=config,
-                                resources={"metadata": {"path": str(lab_path.parent)}})
-        with client.setup_kernel():
-            for index, cell in enumerate(lab.cells):
-                if cell.cell_type != "code":
-                    continue
-                if STUB_PREFIX in cell.source:
-                    pending.append(cell)
-                try:
-                    client.execute_cell(cell, index)
-                    continue
-                except CellExecutionError as error:
-                    if not _is_stub_error(error):
-                        raise AssertionError(f"{lab_path.name}, cell {index} failed with {error.ename}: "
-                                             f"{error.evalue}; a lab may only stop at its exercise stubs.") from None
-                stops += 1
-                for stub in pending:  # fill in the learner's work, then re-run the cell that stopped
-                    client.execute_cell(copy.deepcopy(solution_cells[stub.id]), index)
-                pending = []
-                if STUB_PREFIX not in cell.source:
-                    client.execute_cell(cell, index)
+    client = NotebookClient(lab, kernel_name="python3", timeout=600, extra_arguments=KERNEL_ARGUMENTS,
+                            resources={"metadata": {"path": str(lab_path.parent)}})
+    with client.setup_kernel():
+        for index, cell in enumerate(lab.cells):
+            if cell.cell_type != "code":
+                continue
+            if STUB_PREFIX in cell.source:
+                pending.append(cell)
+            try:
+                client.execute_cell(cell, index)
+                continue
+            except CellExecutionError as error:
+                if not _is_stub_error(error):
+                    raise AssertionError(f"{lab_path.name}, cell {index} failed with {error.ename}: "
+                                         f"{error.evalue}; a lab may only stop at its exercise stubs.") from None
+            stops += 1
+            for stub in pending:  # fill in the learner's work, then re-run the cell that stopped
+                client.execute_cell(copy.deepcopy(solution_cells[stub.id]), index)
+            pending = []
+            if STUB_PREFIX not in cell.source:
+                client.execute_cell(cell, index)
     return stops
 
 

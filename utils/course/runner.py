@@ -12,10 +12,8 @@ stop the others; the runner names it, and the failing cell, and exits non-zero a
 """
 
 import argparse
-import contextlib
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,24 +23,12 @@ from utils.core.paths import NOTEBOOKS_DIR, build_dir
 CELL_TIMEOUT_SECONDS = 600
 
 
-@contextlib.contextmanager
-def local_kernel_config():
-    """Kernel settings for running notebooks on this machine: talk to the kernel over local sockets.
-
-    Over the default TCP transport, every kernel prints "Kernel is running over TCP without encryption";
-    Unix-domain sockets (IPC) in a private temporary folder are local-only, so there is nothing to
-    encrypt and nothing to warn about. (Windows has no IPC transport: there we keep TCP on 127.0.0.1.)
-    """
-    from traitlets.config import Config
-
-    config = Config()
-    if os.name == "nt":
-        yield config
-        return
-    with tempfile.TemporaryDirectory(prefix="crossroads-kernel-") as folder:
-        config.KernelManager.transport = "ipc"
-        config.KernelManager.ip = os.path.join(folder, "kernel")
-        yield config
+# Every kernel logs "Kernel is running over TCP without encryption" at start-up. The kernels the runner starts
+# listen on 127.0.0.1 only and live as long as one notebook, so there is nothing a user can do about it: we set
+# the kernel's own log level to ERROR. Errors inside cells still reach the notebook (they travel as messages,
+# not as log lines). We tried the IPC transport, which has no such warning, and one notebook run hung with both
+# ends idle, so we stay on the default TCP transport.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 
 
 @dataclass
@@ -82,18 +68,17 @@ def execute(notebook: Path, output: Path, smoke: bool, cell_timeout: int = CELL_
     import papermill
 
     output.parent.mkdir(parents=True, exist_ok=True)
-    with local_kernel_config() as config:
-        papermill.execute_notebook(
-            str(notebook), str(output),
-            parameters={"SMOKE": smoke, **(parameters or {})},
-            kernel_name="python3",
-            language="python",
-            cwd=str(cwd or notebook.parent),
-            execution_timeout=cell_timeout,
-            progress_bar=False,
-            coalesce_streams=True,
-            config=config,
-        )
+    papermill.execute_notebook(
+        str(notebook), str(output),
+        parameters={"SMOKE": smoke, **(parameters or {})},
+        kernel_name="python3",
+        language="python",
+        cwd=str(cwd or notebook.parent),
+        execution_timeout=cell_timeout,
+        progress_bar=False,
+        coalesce_streams=True,
+        extra_arguments=KERNEL_ARGUMENTS,
+    )
 
 
 def output_dir(smoke: bool) -> Path:
