@@ -119,12 +119,10 @@ def answer_questions(answer, questions, known: Answers | None = None) -> Answers
 
 def accuracy_on(answers: Answers, questions, cards, after_update: bool = False) -> float:
     """Share of ``questions`` answered right, judged by the cards' facts before or after the update."""
-    from utils.compare.answer_cards import accuracy
-
-    missing = [q.id for q in questions if q.id not in answers.by_id]
-    if missing:
-        raise ValueError(f"No answer yet for {', '.join(missing[:5])}: run answer_questions on them first.")
-    return accuracy([answers.by_id[q.id] for q in questions], questions, cards, after_update)
+    right = outcomes_on(answers, questions, cards, after_update)
+    if not right:
+        raise ValueError("No test questions to score.")
+    return sum(right) / len(right)
 
 
 def outcomes_on(answers: Answers, questions, cards, after_update: bool = False, strict: bool = False) -> list[bool]:

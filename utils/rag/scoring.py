@@ -175,17 +175,14 @@ def strict_verdict(answer: str, key: StrictKey, question: str = "") -> Verdict:
     for fact in key.require:
         if not any(f" {normalize_answer(a)} " in padded for a in fact):
             return Verdict(False, f"misses {fact[0]!r}")
-    if key.unit_kind == "money":
-        required = {n for fact in key.require for a in fact for n in re.findall(NUMBER, a)}
-        money = _values_of_kind(padded, "money")
-        if not required & money:
-            return Verdict(False, "the price has no currency")
+    required = {n for fact in key.require for a in fact for n in re.findall(NUMBER, normalize_answer(a))}
+    if key.unit_kind == "money" and not required & _values_of_kind(padded, "money"):
+        return Verdict(False, "the price has no currency")
     named = [c for c in key.conflicts if f" {normalize_answer(c)} " in padded]
     named += [p for p in CATALOGUE if f" {p} " in padded and f" {p} " not in asked
               and not any(p in normalize_answer(e) or normalize_answer(e) in p for e in key.entity)]
     if named:
         return Verdict(False, f"names {named[0]!r}, not what was asked")
-    required = {n for fact in key.require for a in fact for n in re.findall(NUMBER, normalize_answer(a))}
     others = (_values_of_kind(padded, key.unit_kind) - required - _values_of_kind(asked, key.unit_kind)
               - set(key.allowed))
     if others:
