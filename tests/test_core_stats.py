@@ -4,7 +4,14 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from utils.core.stats import paired_difference, proportion, wilson_interval
+from utils.core.stats import (
+    Estimate,
+    compare_words,
+    difference_sentence,
+    paired_difference,
+    proportion,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize("k, n", [(0, 12), (12, 12), (8, 10), (33, 40), (89, 110), (1, 3)])
@@ -64,3 +71,18 @@ def test_same_seed_same_interval():
 def test_bad_input_says_what_to_pass(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_difference_sentence_follows_the_interval():
+    better = difference_sentence([1] * 30 + [0] * 10, [0] * 30 + [1] * 10, "quote", "model")
+    assert better.startswith("quote minus model: +0.500") and better.endswith("quote higher than model")
+    tied = difference_sentence([1, 0] * 10, [0, 1] * 10, "a", "b")
+    assert tied.endswith("not distinguishable at n = 20")
+    assert difference_sentence([0] * 20, [1] * 20, "a", "b", unit=100).endswith("a lower than b")
+    assert "-100.0 points" in difference_sentence([0] * 20, [1] * 20, "a", "b", unit=100)
+
+
+def test_compare_words_name_a_winner_only_when_the_interval_excludes_zero():
+    assert "not distinguishable at n = 359" in compare_words(Estimate(0.01, 359, -0.005, 0.02), "a", "b")
+    assert "a higher than b" in compare_words(Estimate(0.05, 359, 0.02, 0.08), "a", "b")
+    assert "a lower than b" in compare_words(Estimate(-0.05, 359, -0.08, -0.02), "a", "b")

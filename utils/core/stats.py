@@ -66,7 +66,8 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low, high = max(0.0, centre - half), min(1.0, centre + half)
+    return min(low, p), max(high, p)          # rounding must not put p itself outside its interval
 
 
 def proportion(outcomes, confidence: float = 0.95) -> Estimate:
@@ -107,3 +108,22 @@ def paired_difference(a, b, confidence: float = 0.95, resamples: int = 10_000, s
     tail = (1 - confidence) / 2
     low, high = np.quantile(stats, [tail, 1 - tail])
     return Estimate(float(diff.mean()), int(diff.size), float(low), float(high), confidence)
+
+
+
+def compare_words(difference: Estimate, first: str, second: str, unit: float = 100) -> str:
+    """A sentence for ``difference`` = first − second that follows its interval: it names the higher one only
+    when the interval excludes zero, and says "not distinguishable at n = ..." otherwise. The default ``unit=100``
+    writes proportions as percentage points; ``unit=1`` keeps them as they are."""
+    if unit == 100:
+        span = f"{100 * difference.value:+.1f} points [{100 * difference.low:+.1f}, {100 * difference.high:+.1f}]"
+    else:
+        span = f"{unit * difference.value:+.3f} [{unit * difference.low:+.3f}, {unit * difference.high:+.3f}]"
+    verdict = (f"{first} higher than {second}" if difference.low > 0 else f"{first} lower than {second}"
+               if difference.high < 0 else f"not distinguishable at n = {difference.n}")
+    return f"{first} minus {second}: {span}, n = {difference.n} — {verdict}"
+
+
+def difference_sentence(a, b, first: str, second: str, groups=None, unit: float = 1) -> str:
+    """``compare_words`` for the paired difference of two 0/1 outcome lists on the same items."""
+    return compare_words(paired_difference(a, b, groups=groups), first, second, unit)

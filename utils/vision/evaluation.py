@@ -8,6 +8,9 @@ this module checks the labels and returns the results as plain JSON.
 - precision of class c: of the items we *called* c, the share that really are c;
 - recall of class c: of the items that really *are* c, the share we found.
 A defect detector that misses cracks has poor crack recall, however high its accuracy.
+
+Each of these is a proportion of a small set, so the ``*_estimate`` functions return it as an
+``utils.core.stats.Estimate``: the value with its ``n`` and a 95 % Wilson interval.
 """
 
 import time
@@ -17,6 +20,7 @@ import torch
 from torch import nn
 
 from utils.core.runtime import pick_device
+from utils.core.stats import Estimate, proportion
 from utils.core.training import count_parameters
 
 
@@ -90,6 +94,46 @@ def grouped_recall(y_true, y_pred, positive_classes) -> float:
     return float(np.isin(y_pred[is_positive], positive).mean())
 
 
+def correct_outcomes(y_true, y_pred) -> np.ndarray:
+    """``(N,)`` booleans, one per item: was it classified right? The input of intervals and paired comparisons."""
+    y_true, y_pred = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
+    if len(y_true) != len(y_pred) or len(y_true) == 0:
+        raise ValueError(f"y_true and y_pred must be non-empty and match in length, got {len(y_true)} and "
+                         f"{len(y_pred)}.")
+    return y_true == y_pred
+
+
+def accuracy_estimate(y_true, y_pred) -> Estimate:
+    """Accuracy with its n and 95 % Wilson interval."""
+    return proportion(correct_outcomes(y_true, y_pred))
+
+
+def grouped_recall_estimate(y_true, y_pred, positive_classes) -> Estimate:
+    """``grouped_recall`` with its interval; n is the number of items of the positive classes."""
+    y_true, y_pred = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
+    positive = np.asarray(list(positive_classes))
+    is_positive = np.isin(y_true, positive)
+    if not is_positive.any():
+        raise ValueError(f"No examples of classes {positive.tolist()} in y_true: recall is undefined.")
+    return proportion(np.isin(y_pred[is_positive], positive))
+
+
+def per_class_estimates(y_true, y_pred, class_names) -> dict[str, dict[str, Estimate | None]]:
+    """``{class: {"recall": Estimate, "precision": Estimate}}`` with Wilson intervals.
+
+    Recall's n is the items that truly are the class; precision's n is the items *predicted* as it.
+    A class with no items (or never predicted) has ``None`` there: no proportion to estimate.
+    """
+    class_names = list(class_names)
+    y_true, y_pred = _checked_pair(y_true, y_pred, len(class_names))
+    result = {}
+    for c, name in enumerate(class_names):
+        is_true, is_called = y_true == c, y_pred == c
+        result[name] = {"recall": proportion(is_called[is_true]) if is_true.any() else None,
+                        "precision": proportion(is_true[is_called]) if is_called.any() else None}
+    return result
+
+
 def evaluate_classifier(model: nn.Module, X, y, class_names, device: str | None = None) -> dict:
     """``classification_report`` of ``model`` on (X, y), plus the predictions ``(N,)`` under ``"predictions"``."""
     predictions = predict(model, X, device=device).argmax(dim=1)  # (N,)
@@ -101,7 +145,9 @@ def evaluate_classifier(model: nn.Module, X, y, class_names, device: str | None 
 def fit_logistic_baseline(X_train, y_train, X_test, y_test, max_iter: int = 300, C: float = 1.0) -> dict:
     """Logistic regression on the raw, flattened inputs: the classical baseline any deep model must beat.
 
-    Returns the test ``accuracy``, the fitted ``model`` and the ``seconds`` it took to train.
+    Returns the ``accuracy`` on ``(X_test, y_test)``, the fitted ``model`` and ``scaler`` and the ``seconds``
+    it took to train. Pass the *validation* split as the second pair while developing, and score the test
+    split once at the end with ``baseline_predict``.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
@@ -119,6 +165,12 @@ def fit_logistic_baseline(X_train, y_train, X_test, y_test, max_iter: int = 300,
     seconds = time.perf_counter() - started
     accuracy = float((classifier.predict(scaler.transform(X_test)) == y_test).mean())
     return {"accuracy": accuracy, "model": classifier, "scaler": scaler, "seconds": seconds}
+
+
+def baseline_predict(baseline: dict, X) -> np.ndarray:
+    """Class ids ``(N,)`` from a fitted ``fit_logistic_baseline`` result, e.g. for the one final test scoring."""
+    flat = (X.detach().cpu().numpy() if isinstance(X, torch.Tensor) else np.asarray(X)).reshape(len(X), -1)
+    return baseline["model"].predict(baseline["scaler"].transform(flat))
 
 
 @torch.inference_mode()
