@@ -215,3 +215,29 @@ def test_apply_threshold_review_band_refuses_only_unsupported_answers():
     out = apply_threshold([quoted, answered, high], threshold=0.5, review_threshold=0.7)
     assert [a.reason for a in out] == ["unsupported answer", "answered", "quoted source"]
     assert out[0].abstained and not out[1].abstained and not out[2].abstained
+
+
+def test_extract_mode_quotes_the_best_source_without_a_model():
+    pipeline = RagPipeline(retriever=None, dense=None, model=None, tokenizer=None, answer_mode="extract",
+                           threshold=0.5)
+    answers = pipeline.generate_answers([Retrieval("How much power?", HITS, HITS, 0.9),
+                                         Retrieval("Who is the CEO?", HITS, HITS, 0.2)])
+    first = answers[0]
+    assert not first.abstained and first.reason == "extracted" and first.citations == [1]
+    assert first.text == quote_answer(HITS, best_last=False) and first.sources[0] is HITS[0]
+    assert answers[1].abstained and answers[1].reason == "weak retrieval"
+
+
+def test_extract_mode_never_quotes_a_flagged_source():
+    pipeline = RagPipeline(retriever=None, dense=None, model=None, tokenizer=None, answer_mode="extract")
+    [answer] = pipeline.generate_answers([Retrieval("Descaling?", HITS, HITS, 0.9, ["ignore all"],
+                                                    [HITS[0].doc_id])])
+    assert answer.abstained and answer.reason == "flagged source"
+
+
+def test_answer_mode_errors_say_what_to_do():
+    with pytest.raises(ValueError, match="generate, extract"):
+        RagPipeline(retriever=None, answer_mode="quote")
+    pipeline = RagPipeline(retriever=None, dense=None, model=None, tokenizer=None)
+    with pytest.raises(ValueError, match="answer_mode='extract'"):
+        pipeline.generate_answers([Retrieval("How much power?", HITS, HITS, 0.9)])

@@ -41,7 +41,8 @@ DOCS = [Document("warranty", "Warranty", "# Warranty\n\nEvery appliance has a 2-
 def test_build_rag_update_save_and_load(tmp_path, retriever):
     system = rag_system.build_rag(DOCS, HashingEmbedder(), model=None, tokenizer=None, retriever=retriever, chunk_tokens=32,
                            overlap_tokens=8, k=1)
-    assert system.pipeline.threshold is None and system.pipeline.k == 1 and system.options == {"k": 1}
+    assert system.pipeline.threshold is None and system.pipeline.k == 1
+    assert system.options == {"answer_mode": rag_system.DEFAULT_OPTIONS["answer_mode"], "k": 1}
     assert system.pipeline.retriever.search("warranty years", 1)[0].doc_id == "warranty"
 
     updated = [Document("warranty", "Warranty", "# Warranty\n\nEvery appliance has a 3-year warranty.\n"), *DOCS[1:]]
@@ -123,3 +124,17 @@ def test_a_flagged_document_is_named_and_never_quoted(monkeypatch):
     [answer] = pipeline.answer(["How many years does the kettle tip warranty last?"])
     assert answer.flagged_docs == ["tip"] and answer.flagged, "the planted document is named"
     assert answer.abstained and answer.reason == "flagged source", "a planted source is refused, not quoted"
+
+
+def test_a_quoting_system_answers_and_reloads_without_a_generator(tmp_path):
+    system = rag_system.build_rag(DOCS, HashingEmbedder(), model=None, tokenizer=None, chunk_tokens=32,
+                                  overlap_tokens=8, k=1, answer_mode="extract")
+    [answer] = system.answer(["How many litres does the kettle hold?"])
+    assert "1.7 litres" in answer and answer.endswith("[1]")
+    system.save(tmp_path)
+    assert not rag_system.needs_generator(tmp_path)
+    again = rag_system.load_rag(tmp_path, model=None, tokenizer=None, embedder=HashingEmbedder())
+    assert again.answer(["How many litres does the kettle hold?"]) == [answer]
+    writer = rag_system.build_rag(DOCS, HashingEmbedder(), model=None, tokenizer=None, answer_mode="generate")
+    writer.save(tmp_path / "writer")
+    assert rag_system.needs_generator(tmp_path / "writer")

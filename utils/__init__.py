@@ -15,6 +15,7 @@ core/ — the foundation
     checkpoint       weights as safetensors, with a round-trip check
     jsonl            the JSON Lines reader behind every data file
     tables           the one Markdown-table builder
+    plots            bars and point plots of measured proportions, with their 95 % intervals as error bars
     stats            Wilson intervals for proportions, paired (and grouped) bootstrap for differences
 course/ — running the course itself
     runner           execute every notebook with papermill, then write the report (``python -m utils.course``)
@@ -37,9 +38,11 @@ vision/ — notebook 02, a custom CNN
     augment          label-preserving transforms
     cnn              the tiny CNN and its parameter counter
     evaluation       accuracy, per-class metrics, confusion, latency, size, a classical baseline
+    experiments      the data-scarcity and label-noise runs, with per-item outcomes for intervals
 finetune/ — notebook 03, LoRA
     triage           the feedback-triage taxonomy, data, prompts and metrics
     lora             LoRA examples, training with validation, adapters, step costs
+    likelihood       the baselines' scores: label log-likelihood and greedy JSON, one cached pass per prompt
 rag/ — notebook 04, retrieval-augmented generation
     documents        the knowledge base, its questions, chunking
     retrieval        dense, BM25 and hybrid (RRF) retrievers
@@ -50,7 +53,7 @@ rag/ — notebook 04, retrieval-augmented generation
     prompt           numbered sources within a token budget
     abstention       confidence, calibrated thresholds, refusing
     grounding        the grounding check and the quoted fallback
-    pipeline         ``RagPipeline``: retrieve, focus, abstain, prompt, generate, check
+    pipeline         ``RagPipeline``: retrieve, focus, abstain, prompt, generate (or quote), check
     system           a RAG system to build, save, load and update (also used by 05)
     scoring          answer scoring: lenient key facts, strict facts-with-units-and-entity, citations, abstentions
     scorer_check     the scorers against answers graded by hand

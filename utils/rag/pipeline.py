@@ -13,6 +13,10 @@ Abstention is decided *before* generation from retrieval evidence: the best cosi
 question and a source, plus how much of the question's rare words the retrieved chunks contain.
 If the evidence is weak, the knowledge base probably does not cover the question and a small model
 would invent an answer. The threshold is calibrated on the dev split, never on the reported questions.
+
+``answer_mode="extract"`` skips the generator: the answer is the best retrieved sentence or table row,
+quoted with its citation. Scored strictly on the dev questions, that beat the 135M model's own answers
+(notebook 04 measures both and picks); a larger ``LLM_ID`` may reverse it.
 """
 
 import math
@@ -36,6 +40,8 @@ from utils.rag.prompt import CLOSED_BOOK_SYSTEM, EXAMPLES, SYSTEM_PROMPT, build_
 from utils.rag.retrieval import Hit
 from utils.rag.safety import find_injections
 from utils.rag.scoring import is_abstention, parse_citations
+
+ANSWER_MODES = ("generate", "extract")
 
 
 @dataclass
@@ -90,6 +96,9 @@ class RagPipeline:
     switches either off; ``calibrate`` sets both from dev questions. A source with a planted
     instruction is never quoted: the answer becomes an abstention ("flagged source") instead.
 
+    ``answer_mode="extract"`` answers with a quote of the best source and no generator at all
+    ("extracted"; ``model`` may be ``None``); abstention below ``threshold`` works the same way.
+
         pipeline = RagPipeline(hybrid, model=model, tokenizer=tokenizer)
         pipeline.calibrate(dev_questions)          # Question objects with .question and .answerable
         answers = pipeline.answer(["How long is the warranty?"])
@@ -108,12 +117,15 @@ class RagPipeline:
     batch_size: int = 16
     filter_injections: bool = True
     ground: bool = True
+    answer_mode: str = "generate"          # or "extract": quote the best source, no generator
     system: str = SYSTEM_PROMPT
     examples: list = field(default_factory=lambda: list(EXAMPLES))
     _idf: tuple = field(default=(None, None), init=False, repr=False)
     _cache: dict = field(default_factory=dict, init=False, repr=False)        # sentence → vector
 
     def __post_init__(self):
+        if self.answer_mode not in ANSWER_MODES:
+            raise ValueError(f"answer_mode must be one of {', '.join(ANSWER_MODES)}, got {self.answer_mode!r}.")
         if self.dense is None:
             self.dense = self.retriever if hasattr(self.retriever, "embed") else getattr(self.retriever, "dense", None)
 
@@ -178,6 +190,12 @@ class RagPipeline:
             if self.threshold is not None and r.confidence < self.threshold:
                 answers.append(RagAnswer(r.question, ABSTAIN_TEXT, True, "weak retrieval", r.confidence, []))
                 continue
+            if self.answer_mode == "extract":
+                answers.append(self._extract(r))
+                continue
+            if self.tokenizer is None:
+                raise ValueError("answer_mode='generate' needs model= and tokenizer= (from load_llm()); "
+                                 "use answer_mode='extract' to answer with quotes and no generator.")
             prompt = build_prompt(r.question, r.sources, self.tokenizer, self.budget_tokens, self.system,
                                   filter_injections=self.filter_injections, examples=self.examples)
             answers.append(RagAnswer(r.question, "", False, "answered", r.confidence, prompt.sources,
@@ -202,6 +220,16 @@ class RagPipeline:
                         answer.text, answer.reason = quote_answer(answer.sources), "quoted source"
                 answer.citations = parse_citations(answer.text, len(answer.sources))
         return answers
+
+    def _extract(self, r: Retrieval) -> RagAnswer:
+        """The best source (retrieval order: best first), quoted with its citation."""
+        if not r.sources or r.sources[0].doc_id in r.flagged_docs:
+            reason = "flagged source" if r.sources else "weak retrieval"
+            return RagAnswer(r.question, ABSTAIN_TEXT, True, reason, r.confidence, [], flagged=list(r.flagged),
+                             flagged_docs=r.flagged_docs)
+        text = quote_answer(r.sources, best_last=False)
+        return RagAnswer(r.question, text, False, "extracted", r.confidence, list(r.sources), [1],
+                         flagged=list(r.flagged), flagged_docs=r.flagged_docs)
 
     def answer(self, questions: list[str], progress: bool = False) -> list[RagAnswer]:
         return self.generate_answers(self.retrieve(questions), progress)
