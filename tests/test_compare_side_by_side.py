@@ -220,3 +220,37 @@ def test_situation_from_measurements_feeds_recommend():
     with pytest.raises(ValueError, match="knowledge_change"):
         sbs.situation_from_measurements(results(), knowledge_change="hourly", latency_budget_ms=3000,
                                         budget_usd=1, pretrained_fit="partial", needs_sources=False)
+
+
+def test_check_claim_reads_the_interval():
+    span = lambda low, high: {"value": 0.85, "n": 50, "low": low, "high": high}  # noqa: E731
+    assert sbs.check_claim(results())["accuracy_certain"] is None               # no interval recorded
+    assert sbs.check_claim(results(accuracy_after_update_interval=span(0.81, 0.9)))["accuracy_certain"] is True
+    assert sbs.check_claim(results(accuracy_after_update_interval=span(0.72, 0.9)))["accuracy_certain"] is None
+    assert sbs.check_claim(results(accuracy_after_update=0.7,
+                                   accuracy_after_update_interval=span(0.6, 0.79)))["accuracy_certain"] is False
+
+
+def test_approach_results_keep_intervals_and_the_plot_draws_them():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from utils.core.stats import proportion
+
+    serving = sbs.ServingReport("rag", [1.0, 2.0], 0.1, 100.0, 200.0)
+    estimate = proportion([1, 1, 0, 1])
+    row = sbs.approach_results(accuracy=0.75, accuracy_stale=0.0, accuracy_after_update=0.75, serving=serving,
+                               build_seconds=1.0, update_seconds=0.1, update_work="re-index", labelled_examples=0,
+                               update_labelled_examples=0, serving_seconds_per_answer=0.01,
+                               intervals={"accuracy": estimate})
+    assert row["accuracy_interval"] == estimate.as_record()
+    with pytest.raises(ValueError, match="Estimate of one of this row's accuracies"):
+        sbs.approach_results(**{**dict(accuracy=0.75, accuracy_stale=0.0, accuracy_after_update=0.75,
+                                       serving=serving, build_seconds=1.0, update_seconds=0.1, update_work="x",
+                                       labelled_examples=0, update_labelled_examples=0,
+                                       serving_seconds_per_answer=0.01)}, intervals={"latency": estimate})
+    with_spans = results(accuracy_interval={"value": 0.9, "n": 40, "low": 0.77, "high": 0.96})
+    for name in ("custom", "fine-tune"):
+        with_spans[name] = {**with_spans[name], "accuracy_interval": {"value": 0.9, "n": 40, "low": 0.8, "high": 0.95}}
+    fig = sbs.plot_side_by_side(with_spans)
+    assert any(type(c).__name__ == "ErrorbarContainer" for c in fig.axes[0].containers)

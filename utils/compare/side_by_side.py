@@ -117,12 +117,19 @@ def answer_questions(answer, questions, known: Answers | None = None) -> Answers
     return Answers(by_id, seconds, len(todo))
 
 
-def accuracy_on(answers: Answers, questions, cards, after_update: bool = False) -> float:
+def accuracy_on(answers: Answers, questions, cards, after_update: bool = False, strict: bool = False) -> float:
     """Share of ``questions`` answered right, judged by the cards' facts before or after the update."""
-    right = outcomes_on(answers, questions, cards, after_update)
+    return estimate_on(answers, questions, cards, after_update, strict).value
+
+
+def estimate_on(answers: Answers, questions, cards, after_update: bool = False, strict: bool = False):
+    """``accuracy_on`` with its ``n`` and 95 % Wilson interval (a ``utils.core.stats.Estimate``)."""
+    from utils.core.stats import proportion
+
+    right = outcomes_on(answers, questions, cards, after_update, strict)
     if not right:
         raise ValueError("No test questions to score.")
-    return sum(right) / len(right)
+    return proportion(right)
 
 
 def outcomes_on(answers: Answers, questions, cards, after_update: bool = False, strict: bool = False) -> list[bool]:
@@ -163,8 +170,10 @@ def load_answerer(approach: str, spec: dict):
 
         return CardClassifier.load(spec["folder"]).answer
     from utils.core.models import load_llm
+    from utils.rag.system import needs_generator
 
-    model, tokenizer = load_llm(spec.get("model_id"))
+    generates = approach == "fine-tune" or needs_generator(spec["folder"])
+    model, tokenizer = load_llm(spec.get("model_id")) if generates else (None, None)   # a quoting RAG needs no LLM
     if approach == "fine-tune":
         from utils.finetune.lora import load_adapter
 
@@ -238,8 +247,12 @@ def measure_serving(approach: str, spec: dict, questions: list[str], warmup: int
 def approach_results(*, accuracy: float, accuracy_stale: float, accuracy_after_update: float, serving: "ServingReport",
                      build_seconds: float, update_seconds: float, update_work: str, labelled_examples: int,
                      update_labelled_examples: int, serving_seconds_per_answer: float,
-                     prices: Prices = Prices()) -> dict:
-    """One approach's row of the comparison: what was measured, plus what it costs at ``prices``."""
+                     prices: Prices = Prices(), intervals: dict | None = None) -> dict:
+    """One approach's row of the comparison: what was measured, plus what it costs at ``prices``.
+
+    ``intervals`` maps accuracy names to their ``Estimate`` (``{"accuracy": estimate_on(...)}``); each is
+    kept as ``<name>_interval`` (value, n, 95 % interval), which the plot draws as error bars.
+    """
     row = {"accuracy": accuracy, "accuracy_stale": accuracy_stale, "accuracy_after_update": accuracy_after_update,
            "latency_ms_p50": serving.p50, "latency_ms_p95": serving.p95,
            "build_seconds": build_seconds, "update_seconds": update_seconds, "update_work": update_work,
@@ -251,6 +264,10 @@ def approach_results(*, accuracy: float, accuracy_stale: float, accuracy_after_u
             row[f"{what}_{unit}"] = usd
     for unit, usd in serving_cost_per_1000(serving_seconds_per_answer, prices).items():
         row[f"serving_cost_per_1000_{unit}"] = usd
+    for name, estimate in (intervals or {}).items():
+        if name not in row or not hasattr(estimate, "as_record"):
+            raise ValueError(f"intervals[{name!r}] must be the Estimate of one of this row's accuracies.")
+        row[f"{name}_interval"] = estimate.as_record()
     return row
 
 
@@ -300,10 +317,14 @@ def plot_side_by_side(results: dict):
     bars = [("accuracy", "held-out questions", 1.0), ("accuracy_stale", "changed, stale", 0.35),
             ("accuracy_after_update", "changed, after update work", 0.7)]
     for i, (key, label, alpha) in enumerate(bars):
-        ax.bar(x + (i - 1) * 0.27, [results[n][key] for n in names], 0.27, color=colors, alpha=alpha,
+        values = [results[n][key] for n in names]
+        spans = [results[n].get(f"{key}_interval") for n in names]
+        errors = None if None in spans else [[max(0.0, v - r["low"]) for v, r in zip(values, spans)],
+                                             [max(0.0, r["high"] - v) for v, r in zip(values, spans)]]
+        ax.bar(x + (i - 1) * 0.27, values, 0.27, color=colors, alpha=alpha, yerr=errors, capsize=2,
                edgecolor="black", linewidth=0.5, label=label, hatch=["", "//", ".."][i])
     ax.axhline(0.8, color="gray", linestyle=":", linewidth=1)
-    ax.set(xticks=x, xticklabels=names, ylim=(0, 1.05), title="Accuracy (dotted: 0.8)")
+    ax.set(xticks=x, xticklabels=names, ylim=(0, 1.05), title="Accuracy, 95 % intervals (dotted: 0.8)")
     ax.legend(fontsize=7, loc="upper left")
 
     ax = axes[1]
@@ -339,8 +360,12 @@ def check_claim(results: dict, accuracy_floor: float = 0.8, speedup: float = 10.
     rag, tune = results["rag"], results["fine-tune"]
     ratio = rag["update_seconds"] / tune["update_seconds"] if tune["update_seconds"] > 0 else math.inf
     accurate, fast = rag["accuracy_after_update"] >= accuracy_floor, ratio < 1 / speedup
+    span = rag.get("accuracy_after_update_interval")
     return {"rag_accuracy_after_update": rag["accuracy_after_update"], "update_ratio": ratio,
-            "accuracy_holds": accurate, "speed_holds": fast, "holds": accurate and fast}
+            "accuracy_holds": accurate, "speed_holds": fast, "holds": accurate and fast,
+            # with an interval: does all of it clear the floor (True), none of it (False), or is it undecided (None)?
+            "accuracy_certain": None if span is None or span["low"] < accuracy_floor <= span["high"]
+            else span["low"] >= accuracy_floor}
 
 
 @dataclass
