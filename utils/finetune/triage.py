@@ -237,3 +237,53 @@ def field_confusion(report: TriageReport, name: str) -> tuple[list[str], list[st
     columns = rows + extra
     return rows, columns, [[report.confusion[name][true][pred] for pred in columns] for true in rows]
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Outcomes per message, for intervals and paired comparisons (utils.core.stats)
+# ---------------------------------------------------------------------------------------------
+
+BODY_PREFIXES = ("body:", "perf:", "noproduct:", "handwritten.")
+
+
+def body_group(example: dict) -> str:
+    """The piece that carries a message's topic and sentiment (its ``parts`` list it first), else its text.
+
+    Generated test messages reuse a limited number of bodies with different greetings, intros and typos, so
+    messages of one body tend to fail together: a paired bootstrap must resample whole bodies.
+    """
+    parts = example.get("parts") or []
+    body = next((part for part in parts if part.startswith(BODY_PREFIXES)), None)
+    return body or example["text"]
+
+
+def field_outcomes(examples: list[dict], predictions: list[dict | None]) -> dict[str, list[bool]]:
+    """Per message, 0/1 outcomes: each field right, ``exact`` (all three right) and ``valid`` (a prediction at all).
+
+    ``predictions`` are parsed answers (``parse_answer``, ``None`` when invalid) or likelihood predictions.
+    """
+    if len(predictions) != len(examples) or not examples:
+        raise ValueError(f"Need one prediction per example and at least one example; got {len(predictions)} "
+                         f"predictions for {len(examples)} examples.")
+    outcomes = {name: [] for name in (*FIELDS, "exact", "valid")}
+    for example, prediction in zip(examples, predictions):
+        right = [(prediction or {}).get(name) == example[name] for name in FIELDS]
+        for name, ok in zip(FIELDS, right):
+            outcomes[name].append(ok)
+        outcomes["exact"].append(all(right))
+        outcomes["valid"].append(prediction is not None)
+    return outcomes
+
+
+def field_estimates(outcomes: dict[str, list[bool]]) -> dict:
+    """Each outcome list as an ``Estimate`` (share right, Wilson 95 % interval, n)."""
+    from utils.core.stats import proportion
+
+    return {name: proportion(values) for name, values in outcomes.items()}
+
+
+def answer_outcomes(examples: list[dict], answers: list[str]) -> dict[str, list[bool]]:
+    """``field_outcomes`` of generated answers: an answer that is not valid JSON is wrong on every field."""
+    if len(answers) != len(examples):
+        raise ValueError(f"Got {len(answers)} answers for {len(examples)} examples: pass one answer per example.")
+    return field_outcomes(examples, [parse_answer(answer) for answer in answers])
