@@ -180,3 +180,27 @@ def test_the_strict_scorer_agrees_with_the_hand_grades():
               f"strict: {g.strict} ({g.strict_reason})")
     assert strict["agreement"].value >= 0.95, f"strict agreement {strict['agreement']} is below 0.95"
     assert lenient["agreement"].value < strict["agreement"].value
+
+
+def test_a_time_before_a_price_is_not_read_as_a_price():
+    """Found by the fresh hand-graded batch: "before 16:00; €12.90" was read as a price of 00 euros."""
+    from utils.rag.scoring import StrictKey, strict_verdict
+
+    key = StrictKey((("12.90",),), "money")
+    assert strict_verdict("Express: next working day when ordered before 16:00; €12.90 [1]", key).correct
+    assert strict_verdict("Express costs 12.90 euros.", key).correct
+    assert not strict_verdict("Express costs €9.90 or €12.90.", key).correct
+
+
+def test_the_strict_scorer_agrees_with_fresh_hand_grades():
+    """Out of sample: 180 answers to questions added after the strict fields of the first batch were written,
+    graded by hand from the documents without any scorer's verdict in view. Before the currency fix above the
+    strict scorer agreed on 174 (0.967); the lenient one agrees on 174 too, with the opposite errors."""
+    from utils.rag.scorer_check import GRADED_FRESH_PATH, agreement, load_graded
+
+    graded = load_graded(GRADED_FRESH_PATH)
+    assert len(graded) == 180 and len({g.source for g in graded}) >= 6
+    strict, lenient = agreement(graded, "strict"), agreement(graded, "lenient")
+    print(f"\nfresh batch: strict agreement {strict['agreement']}, lenient agreement {lenient['agreement']}")
+    assert strict["agreement"].value >= 0.95, f"strict agreement {strict['agreement']} is below 0.95"
+    assert len(lenient["false_accepts"]) > len(strict["false_accepts"]), "the lenient scorer accepts more wrong answers"

@@ -15,12 +15,15 @@ from utils.rag.documents import KB_DIR, load_questions
 from utils.rag.scoring import is_correct, strict_verdict
 
 GRADED_PATH = KB_DIR / "graded_answers.jsonl"
+# A second batch, graded after the strict fields were written and without any scorer's verdict in view: answers to
+# questions added later (the update-changed and held-out ones), so agreement on it is measured out of sample.
+GRADED_FRESH_PATH = KB_DIR / "graded_answers_fresh.jsonl"
 
 
 @dataclass(frozen=True)
 class GradedAnswer:
     id: str
-    source: str                # "rag", "rag-model-own", "quote-only", "closed-book", "rag-fresh", "fine-tune", "custom"
+    source: str                # "rag", "rag-model-own", "quote-only", "closed-book", "rag-fresh", "fine-tune", "custom", ...
     question: str
     answer: str
     grade: bool                # a person's verdict

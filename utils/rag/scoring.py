@@ -154,9 +154,10 @@ def _strict_text(text: str) -> str:
 
 def _values_of_kind(padded: str, kind: str) -> set[str]:
     """The numbers in ``padded`` (normalised) that carry a unit of ``kind``: "2 year", "euro 9.90", "9.90 euro"."""
-    if kind == "money":
-        found = re.findall(rf"(?<!\S)(?:euro|eur) ({NUMBER})(?!\S)|(?<!\S)({NUMBER}) (?:euro|eur)(?!\S)", padded)
-        return {a or b for a, b in found}
+    if kind == "money":   # "€12.90" (euro first) wins over "12.90 euros": in "16:00; €12.90" the 00 is no price
+        before = rf"(?<!\S)(?:euro|eur) ({NUMBER})(?!\S)"
+        after = rf"(?<!\S)({NUMBER}) (?:euro|eur)(?!\S)"
+        return set(re.findall(before, padded)) | set(re.findall(after, re.sub(before, " ", padded)))
     units = UNITS_OF_KIND.get(kind)
     if not units:
         return set()
