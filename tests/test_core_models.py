@@ -123,3 +123,32 @@ def test_embedded_embedder_gives_normalisable_384d_vectors():
     vectors = embedder.encode(["a fridge", "a refrigerator", "a tax form"], normalize_embeddings=True)
     assert vectors.shape == (3, 384)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_a_local_model_folder_in_crossroads_llm_drives_the_rag_pipeline(tmp_path, monkeypatch):
+    """The larger-model path (``LLM_ID`` / ``CROSSROADS_LLM`` = a local folder), with a tiny random Llama saved
+    next to the embedded tokenizer: it loads offline, and notebook 04's pipeline writes answers with it."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from utils.rag.documents import Document, chunk_documents
+    from utils.rag.pipeline import RagPipeline
+    from utils.rag.retrieval import DenseRetriever
+
+    _, tokenizer = models.load_llm()
+    torch.manual_seed(0)
+    tiny = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                                        num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
+                                        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id))
+    folder = tmp_path / "tiny-llm"
+    tiny.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    monkeypatch.setenv(models.LLM_ENV, str(folder))
+    model, loaded_tokenizer = models.load_llm()
+    assert model.config.num_hidden_layers == 1 and loaded_tokenizer.padding_side == "left"
+    docs = [Document("kettle", "Kettle", "# Kettle\n\nThe kettle holds 1.7 litres.\n"),
+            Document("warranty", "Warranty", "# Warranty\n\nEvery appliance has a 2-year warranty.\n")]
+    dense = DenseRetriever(models.load_embedder(), chunk_documents(docs, 64, 16))
+    pipeline = RagPipeline(dense, model=model, tokenizer=loaded_tokenizer, k=1, max_new_tokens=4, batch_size=2)
+    answers = pipeline.answer(["How much does the kettle hold?", "How long is the warranty?"])
+    assert [a.sources[0].doc_id for a in answers] == ["kettle", "warranty"] and all(a.generated for a in answers)
