@@ -5,7 +5,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from utils.core.plots import interval_bars, plot_estimates  # noqa: E402
+from utils.core.plots import error_bars, interval_bars, plot_estimates  # noqa: E402
 from utils.core.stats import proportion  # noqa: E402
 
 
@@ -34,3 +34,10 @@ def test_plot_estimates_draws_error_bars():
     container = plot_estimates(ax, [1, 2], [proportion([1, 0, 1]), proportion([1, 1, 1])], label="x")
     assert container.has_yerr
     plt.close(fig)
+
+
+def test_error_bars_read_estimates_and_records_alike_and_never_go_negative():
+    estimate = proportion([1, 1, 0, 1])
+    bars = error_bars([estimate, estimate.as_record(), {"value": 1.0, "n": 5, "low": 0.6, "high": 0.9999999}])
+    assert bars.shape == (2, 3) and bars[0, 0] == pytest.approx(estimate.value - estimate.low)
+    assert bars[:, 0] == pytest.approx(bars[:, 1]) and bars[1, 2] == 0.0

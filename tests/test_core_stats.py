@@ -7,6 +7,7 @@ from scipy.stats import binomtest
 from utils.core.stats import (
     Estimate,
     compare_words,
+    difference_of_gains,
     difference_sentence,
     paired_difference,
     proportion,
@@ -86,3 +87,15 @@ def test_compare_words_name_a_winner_only_when_the_interval_excludes_zero():
     assert "not distinguishable at n = 359" in compare_words(Estimate(0.01, 359, -0.005, 0.02), "a", "b")
     assert "a higher than b" in compare_words(Estimate(0.05, 359, 0.02, 0.08), "a", "b")
     assert "a lower than b" in compare_words(Estimate(-0.05, 359, -0.08, -0.02), "a", "b")
+
+
+def test_difference_of_gains_is_zero_for_equal_gains_and_signed_otherwise():
+    rng = np.random.default_rng(0)
+    without = rng.random(200) < 0.7
+    helped = without | (rng.random(200) < 0.5)  # augmentation fixes some failures
+    same = difference_of_gains(helped, without, helped, without)
+    assert same.value == 0 and same.low == 0 and same.high == 0
+    more = difference_of_gains(helped, without, without, without)  # a gain at a, none at b
+    assert more.value == pytest.approx(paired_difference(helped, without).value) and more.excludes_zero
+    with pytest.raises(ValueError, match="same items"):
+        difference_of_gains([1, 0], [1], [1, 0], [1, 0])

@@ -1,11 +1,10 @@
 """utils.vision.experiments and the interval helpers of utils.vision.evaluation: outcomes, steps, wording."""
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from utils.core.stats import paired_difference, proportion
+from utils.core.stats import proportion
 from utils.core.training import accuracy_vs_label_noise
 from utils.vision.evaluation import (
     accuracy_estimate,
@@ -16,7 +15,7 @@ from utils.vision.evaluation import (
     grouped_recall_estimate,
     per_class_estimates,
 )
-from utils.vision.experiments import difference_of_gains, label_noise_runs, scarcity_runs
+from utils.vision.experiments import label_noise_runs, scarcity_runs
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -75,15 +74,3 @@ def test_label_noise_runs_match_the_core_experiment():
     reference = accuracy_vs_label_noise(_build, train, val, test, [0.0, 0.3], num_classes=2, **settings)
     assert [r.accuracy.value for r in runs] == pytest.approx(reference)
     assert all(r.steps == 3 * 6 for r in runs)
-
-
-def test_difference_of_gains_is_zero_for_equal_gains_and_signed_otherwise():
-    rng = np.random.default_rng(0)
-    without = rng.random(200) < 0.7
-    helped = without | (rng.random(200) < 0.5)  # augmentation fixes some failures
-    same = difference_of_gains(helped, without, helped, without)
-    assert same.value == 0 and same.low == 0 and same.high == 0
-    more = difference_of_gains(helped, without, without, without)  # a gain at a, none at b
-    assert more.value == pytest.approx(paired_difference(helped, without).value) and more.excludes_zero
-    with pytest.raises(ValueError, match="same items"):
-        difference_of_gains([1, 0], [1], [1, 0], [1, 0])

@@ -16,7 +16,7 @@ core/ — the foundation
     jsonl            the JSON Lines reader behind every data file
     tables           the one Markdown-table builder
     plots            bars and point plots of measured proportions, with their 95 % intervals as error bars
-    stats            Wilson intervals for proportions, paired (and grouped) bootstrap for differences
+    stats            Wilson intervals for proportions, paired (and grouped) bootstrap for differences, their wording
 course/ — running the course itself
     runner           execute every notebook with papermill, then write the report (``python -m utils.course``)
     results          record a notebook's headline figures, figures and peak memory

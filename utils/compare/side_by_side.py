@@ -307,6 +307,8 @@ def plot_side_by_side(results: dict):
     """Four panels: accuracy and freshness, latency, build vs update seconds, peak memory."""
     import matplotlib.pyplot as plt
 
+    from utils.core.plots import error_bars
+
     _check_results(results)
     names = list(results)
     colors = [COLORS.get(n, "gray") for n in names]
@@ -317,11 +319,10 @@ def plot_side_by_side(results: dict):
     bars = [("accuracy", "held-out questions", 1.0), ("accuracy_stale", "changed, stale", 0.35),
             ("accuracy_after_update", "changed, after update work", 0.7)]
     for i, (key, label, alpha) in enumerate(bars):
-        values = [results[n][key] for n in names]
         spans = [results[n].get(f"{key}_interval") for n in names]
-        errors = None if None in spans else [[max(0.0, v - r["low"]) for v, r in zip(values, spans)],
-                                             [max(0.0, r["high"] - v) for v, r in zip(values, spans)]]
-        ax.bar(x + (i - 1) * 0.27, values, 0.27, color=colors, alpha=alpha, yerr=errors, capsize=2,
+        errors = None if None in spans else error_bars(spans)
+        ax.bar(x + (i - 1) * 0.27, [results[n][key] for n in names], 0.27, color=colors, alpha=alpha, yerr=errors,
+               capsize=2,
                edgecolor="black", linewidth=0.5, label=label, hatch=["", "//", ".."][i])
     ax.axhline(0.8, color="gray", linestyle=":", linewidth=1)
     ax.set(xticks=x, xticklabels=names, ylim=(0, 1.05), title="Accuracy, 95 % intervals (dotted: 0.8)")

@@ -3,6 +3,14 @@
 import numpy as np
 
 
+def error_bars(estimates) -> np.ndarray:
+    """``(2, N)`` distances below and above each value, for matplotlib's ``yerr``. Each estimate is an
+    ``Estimate`` or its record (``{"value", "low", "high", ...}``, as results files store it)."""
+    spans = np.array([(e["value"], e["low"], e["high"]) if isinstance(e, dict) else (e.value, e.low, e.high)
+                      for e in estimates], dtype=float).reshape(-1, 3)              # (N, 3)
+    return np.maximum(0.0, np.stack([spans[:, 0] - spans[:, 1], spans[:, 2] - spans[:, 0]]))
+
+
 def interval_bars(ax, labels: list[str], series: dict, colors: list[str] | None = None, width: float = 0.8):
     """Grouped bars, one group per label and one bar per series (``{"strict": [Estimate, ...], ...}``), each
     with its interval as an error bar and its value written above it."""
@@ -11,9 +19,7 @@ def interval_bars(ax, labels: list[str], series: dict, colors: list[str] | None 
     bar = width / len(series)
     for j, (name, values) in enumerate(series.items()):
         xs = [i + (j - (len(series) - 1) / 2) * bar for i in range(len(labels))]
-        heights = [v.value for v in values]
-        errors = [[max(0.0, v.value - v.low) for v in values], [max(0.0, v.high - v.value) for v in values]]
-        ax.bar(xs, heights, bar, yerr=errors, capsize=3, label=name,
+        ax.bar(xs, [v.value for v in values], bar, yerr=error_bars(values), capsize=3, label=name,
                color=None if colors is None else colors[j % len(colors)])
         for x, v in zip(xs, values):
             ax.text(x, v.high + 0.02, f"{v.value:.2f}", ha="center", fontsize=7)
@@ -24,8 +30,5 @@ def interval_bars(ax, labels: list[str], series: dict, colors: list[str] | None 
 
 def plot_estimates(ax, xs, estimates, label: str | None = None, **style):
     """Points joined by a line, with the 95 % interval of each as an error bar."""
-    values = np.array([e.value for e in estimates])
-    below = np.maximum(0.0, values - np.array([e.low for e in estimates]))
-    above = np.maximum(0.0, np.array([e.high for e in estimates]) - values)
-    return ax.errorbar(list(xs), values, yerr=[below, above], fmt=style.pop("fmt", "o-"), capsize=3, label=label,
-                       **style)
+    return ax.errorbar(list(xs), [e.value for e in estimates], yerr=error_bars(estimates), fmt=style.pop("fmt", "o-"),
+                       capsize=3, label=label, **style)

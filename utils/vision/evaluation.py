@@ -84,14 +84,19 @@ def classification_report(y_true, y_pred, class_names) -> dict:
     }
 
 
-def grouped_recall(y_true, y_pred, positive_classes) -> float:
-    """Recall of a group of classes taken together, e.g. "any defect flagged as *some* defect"."""
+def _grouped_hits(y_true, y_pred, positive_classes) -> np.ndarray:
+    """For each item of the positive classes: was it predicted as *some* positive class?"""
     y_true, y_pred = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
     positive = np.asarray(list(positive_classes))
     is_positive = np.isin(y_true, positive)
     if not is_positive.any():
         raise ValueError(f"No examples of classes {positive.tolist()} in y_true: recall is undefined.")
-    return float(np.isin(y_pred[is_positive], positive).mean())
+    return np.isin(y_pred[is_positive], positive)
+
+
+def grouped_recall(y_true, y_pred, positive_classes) -> float:
+    """Recall of a group of classes taken together, e.g. "any defect flagged as *some* defect"."""
+    return float(_grouped_hits(y_true, y_pred, positive_classes).mean())
 
 
 def correct_outcomes(y_true, y_pred) -> np.ndarray:
@@ -110,12 +115,7 @@ def accuracy_estimate(y_true, y_pred) -> Estimate:
 
 def grouped_recall_estimate(y_true, y_pred, positive_classes) -> Estimate:
     """``grouped_recall`` with its interval; n is the number of items of the positive classes."""
-    y_true, y_pred = _labels(y_true, "y_true"), _labels(y_pred, "y_pred")
-    positive = np.asarray(list(positive_classes))
-    is_positive = np.isin(y_true, positive)
-    if not is_positive.any():
-        raise ValueError(f"No examples of classes {positive.tolist()} in y_true: recall is undefined.")
-    return proportion(np.isin(y_pred[is_positive], positive))
+    return proportion(_grouped_hits(y_true, y_pred, positive_classes))
 
 
 def per_class_estimates(y_true, y_pred, class_names) -> dict[str, dict[str, Estimate | None]]:

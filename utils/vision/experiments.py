@@ -99,28 +99,3 @@ def label_noise_runs(build_model: Callable[[], nn.Module], train_data, val_data,
         noisy_val = (X_val, flip_labels(y_val, share, num_classes, seed + 1))
         runs.append(_run(build_model, noisy_train, noisy_val, test_data, share, seed, **train_kwargs))
     return runs
-
-
-def difference_of_gains(a_with, a_without, b_with, b_without, confidence: float = 0.95,
-                        resamples: int = 10_000, seed: int = 0) -> Estimate:
-    """(gain at setting a) - (gain at setting b), gain = mean(with) - mean(without), all four on the same items.
-
-    Answers "does augmentation help *more* at a than at b?". Items are resampled with replacement and all four
-    outcomes of an item move together (a paired bootstrap), like ``utils.core.stats.paired_difference``.
-    """
-    arrays = [np.asarray(v, dtype=float) for v in (a_with, a_without, b_with, b_without)]
-    if len({a.size for a in arrays}) != 1 or arrays[0].size == 0 or any(a.ndim != 1 for a in arrays):
-        raise ValueError("All four outcome lists must be 1-D, non-empty and on the same items.")
-    if not all(np.isin(a, (0.0, 1.0)).all() for a in arrays):
-        raise ValueError("Outcomes must be 0/1 or True/False, one per item.")
-    if resamples < 100:
-        raise ValueError(f"resamples must be at least 100 for a stable interval, got {resamples}.")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}.")
-    per_item = (arrays[0] - arrays[1]) - (arrays[2] - arrays[3])  # (N,) in -2..2
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, per_item.size, size=(resamples, per_item.size))  # (R, N)
-    stats = per_item[picks].mean(axis=1)  # (R,)
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(stats, [tail, 1 - tail])
-    return Estimate(float(per_item.mean()), int(per_item.size), float(low), float(high), confidence)
