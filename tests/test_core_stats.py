@@ -99,3 +99,14 @@ def test_difference_of_gains_is_zero_for_equal_gains_and_signed_otherwise():
     assert more.value == pytest.approx(paired_difference(helped, without).value) and more.excludes_zero
     with pytest.raises(ValueError, match="same items"):
         difference_of_gains([1, 0], [1], [1, 0], [1, 0])
+
+
+def test_mean_estimate_bootstraps_fractional_scores():
+    from utils.core.stats import mean_estimate
+
+    estimate = mean_estimate([1.0, 0.5, 0.0, 1.0, 0.25] * 8)
+    assert estimate.value == pytest.approx(0.55) and estimate.n == 40
+    assert estimate.low < 0.55 < estimate.high
+    assert mean_estimate([0.5] * 10).low == mean_estimate([0.5] * 10).high == 0.5
+    with pytest.raises(ValueError, match="non-empty list"):
+        mean_estimate([])

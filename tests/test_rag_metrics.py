@@ -36,6 +36,17 @@ def test_evaluate_rankings_averages_over_queries():
                                      "ndcg@5": (1 / math.log2(3)) / 2})
 
 
+def test_evaluate_rankings_with_intervals_gives_the_same_means_with_bootstrap_bounds():
+    rankings, relevant = [["a", "b"], ["c", "d"], ["b", "a"], ["a", "c"]], [["b"], ["z"], ["b"], ["a"]]
+    plain = evaluate_rankings(rankings, relevant, ks=(1, 2))
+    estimates = evaluate_rankings(rankings, relevant, ks=(1, 2), intervals=True)
+    assert set(estimates) == set(plain)
+    for name, estimate in estimates.items():
+        assert estimate.value == pytest.approx(plain[name]) and estimate.n == 4
+        assert 0 <= estimate.low <= estimate.value <= estimate.high <= 1
+    assert estimates["recall@1"].low < estimates["recall@1"].high      # mixed outcomes: a real interval
+
+
 @pytest.mark.parametrize("call, error, message", [
     (lambda: recall_at_k(["a"], [], 1), ValueError, "relevant is empty"),
     (lambda: recall_at_k(["a"], ["a"], 0), ValueError, "positive integer"),

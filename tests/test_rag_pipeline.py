@@ -241,3 +241,30 @@ def test_answer_mode_errors_say_what_to_do():
     pipeline = RagPipeline(retriever=None, dense=None, model=None, tokenizer=None)
     with pytest.raises(ValueError, match="answer_mode='extract'"):
         pipeline.generate_answers([Retrieval("How much power?", HITS, HITS, 0.9)])
+
+
+class IndexedChunks:
+    """The two attributes of a DenseRetriever that the answer-type check reads: the chunks and the index version."""
+
+    version = 0
+
+    def __init__(self, hits):
+        self.chunks = [h.chunk for h in hits]
+
+
+def test_answer_type_check_quotes_a_source_of_the_asked_kind_or_refuses():
+    products = [hit("overview", "The PureAir 40 and the CleanWave 9 are sold online.", 0.1)]
+    pipeline = RagPipeline(retriever=None, dense=IndexedChunks(HITS + products), answer_mode="extract",
+                           check_answer_type=True)
+    asked = pipeline.generate_answers([Retrieval("How long is the warranty?", HITS, HITS, 0.9),
+                                       Retrieval("How much does a new kettle lid cost?", HITS, HITS, 0.9),
+                                       Retrieval("What room size is the PureAir 60 for?", HITS, HITS, 0.9),
+                                       Retrieval("Which buttons lock the kettle?", HITS, HITS, 0.9)])
+    duration, price, product, anything = asked
+    assert duration.sources[0] is HITS[1] and "2-year" in duration.text      # the power row has no duration
+    assert price.abstained and price.reason == "no value of the asked kind"
+    assert product.abstained and product.reason == "unknown product"
+    assert anything.sources[0] is HITS[0] and not anything.abstained         # no kind asked: the best source
+    unchecked = RagPipeline(retriever=None, dense=None, answer_mode="extract")
+    assert unchecked.generate_answers([Retrieval("How much does a new kettle lid cost?", HITS, HITS, 0.9)])[0].text \
+        == quote_answer(HITS, best_last=False)

@@ -42,7 +42,8 @@ def test_build_rag_update_save_and_load(tmp_path, retriever):
     system = rag_system.build_rag(DOCS, HashingEmbedder(), model=None, tokenizer=None, retriever=retriever, chunk_tokens=32,
                            overlap_tokens=8, k=1)
     assert system.pipeline.threshold is None and system.pipeline.k == 1
-    assert system.options == {"answer_mode": rag_system.DEFAULT_OPTIONS["answer_mode"], "k": 1}
+    assert system.options == {**rag_system.PIPELINE_OPTIONS, "k": 1}
+    assert "retriever" not in rag_system.PIPELINE_OPTIONS and system.retriever == retriever
     assert system.pipeline.retriever.search("warranty years", 1)[0].doc_id == "warranty"
 
     updated = [Document("warranty", "Warranty", "# Warranty\n\nEvery appliance has a 3-year warranty.\n"), *DOCS[1:]]

@@ -77,6 +77,15 @@ def proportion(outcomes, confidence: float = 0.95) -> Estimate:
     return Estimate(float(array.mean()), int(array.size), low, high, confidence)
 
 
+def mean_estimate(values, confidence: float = 0.95, resamples: int = 10_000, seed: int = 0) -> Estimate:
+    """The mean of per-item scores that need not be 0/1 (a query's recall@k, its reciprocal rank), with a
+    bootstrap interval over the items."""
+    per_item = np.asarray(list(values), dtype=float)
+    if per_item.ndim != 1 or per_item.size == 0:
+        raise ValueError(f"Need a non-empty list of per-item scores, got shape {per_item.shape}.")
+    return _bootstrap_mean(per_item, confidence, resamples, seed)
+
+
 def paired_difference(a, b, confidence: float = 0.95, resamples: int = 10_000, seed: int = 0,
                       groups=None) -> Estimate:
     """mean(a) - mean(b) for two 0/1 outcome lists on the *same* items, with a paired bootstrap interval.

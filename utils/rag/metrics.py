@@ -49,27 +49,36 @@ def ndcg_at_k(ranking: list[str], relevant: list[str], k: int) -> float:
     return dcg / ideal
 
 
-def evaluate_rankings(rankings: list[list[str]], relevants: list[list[str]], ks=(1, 3, 5, 10)) -> dict[str, float]:
-    """Mean recall@k for each k, MRR (over the whole ranking) and nDCG@5, over all queries."""
+def evaluate_rankings(rankings: list[list[str]], relevants: list[list[str]], ks=(1, 3, 5, 10),
+                      intervals: bool = False) -> dict:
+    """Mean recall@k for each k, MRR (over the whole ranking) and nDCG@5, over all queries.
+
+    With ``intervals``, each is an ``utils.core.stats.Estimate``: the mean with a bootstrap interval over queries.
+    """
     if len(rankings) != len(relevants):
         raise ValueError(f"{len(rankings)} rankings but {len(relevants)} sets of relevant ids: one per query.")
     if not rankings:
         raise ValueError("No queries to evaluate.")
     pairs = list(zip(rankings, relevants))
-    metrics = {f"recall@{k}": float(np.mean([recall_at_k(r, rel, k) for r, rel in pairs])) for k in ks}
-    metrics["mrr"] = float(np.mean([reciprocal_rank(r, rel) for r, rel in pairs]))
-    metrics["ndcg@5"] = float(np.mean([ndcg_at_k(r, rel, 5) for r, rel in pairs]))
-    return metrics
+    per_query = {f"recall@{k}": [recall_at_k(r, rel, k) for r, rel in pairs] for k in ks}
+    per_query["mrr"] = [reciprocal_rank(r, rel) for r, rel in pairs]
+    per_query["ndcg@5"] = [ndcg_at_k(r, rel, 5) for r, rel in pairs]
+    if intervals:
+        from utils.core.stats import mean_estimate
+
+        return {name: mean_estimate(values) for name, values in per_query.items()}
+    return {name: float(np.mean(values)) for name, values in per_query.items()}
 
 
-def evaluate_retriever(retriever, questions, ks=(1, 3, 5, 10)) -> dict[str, float]:
-    """Search every answerable question for ``max(ks)`` chunks and score the documents behind them."""
+def evaluate_retriever(retriever, questions, ks=(1, 3, 5, 10), intervals: bool = False) -> dict:
+    """Search every answerable question for ``max(ks)`` chunks and score the documents behind them
+    (``intervals``: see ``evaluate_rankings``)."""
     questions = [q for q in questions if q.answerable]
     if not questions:
         raise ValueError("No answerable questions to evaluate retrieval on.")
     hits = retriever.search_many([q.question for q in questions], max(ks))
     rankings = [[h.doc_id for h in row] for row in hits]
-    return evaluate_rankings(rankings, [list(q.doc_ids) for q in questions], ks)
+    return evaluate_rankings(rankings, [list(q.doc_ids) for q in questions], ks, intervals)
 
 
 def evaluate_answer_recall(retriever, questions, k: int = 3) -> dict[str, float]:

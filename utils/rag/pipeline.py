@@ -34,6 +34,7 @@ from utils.rag.abstention import (
     inverse_document_frequency,
     term_coverage,
 )
+from utils.rag.answer_type import asked_kinds, product_names, states_kind, unknown_products
 from utils.rag.focus import embed_cached, focus_many
 from utils.rag.grounding import is_supported, quote_answer
 from utils.rag.prompt import CLOSED_BOOK_SYSTEM, EXAMPLES, SYSTEM_PROMPT, build_prompt
@@ -118,9 +119,12 @@ class RagPipeline:
     filter_injections: bool = True
     ground: bool = True
     answer_mode: str = "generate"          # or "extract": quote the best source, no generator
+    check_answer_type: bool = False        # refuse a question about an unknown product; quote only a source that
+                                           # states a value of the asked kind (utils.rag.answer_type)
     system: str = SYSTEM_PROMPT
     examples: list = field(default_factory=lambda: list(EXAMPLES))
     _idf: tuple = field(default=(None, None), init=False, repr=False)
+    _products: tuple = field(default=(None, None), init=False, repr=False)
     _cache: dict = field(default_factory=dict, init=False, repr=False)        # sentence → vector
 
     def __post_init__(self):
@@ -154,6 +158,13 @@ class RagPipeline:
         if self._idf[0] != key:
             self._idf = (key, inverse_document_frequency([c.passage for c in self.dense.chunks]))
         return self._idf[1]
+
+    def products(self) -> set[str]:
+        """The product names the index mentions ("cleanwave 9"), recomputed only after the index changed."""
+        key = (id(self.dense), self.dense.version)
+        if self._products[0] != key:
+            self._products = (key, product_names(c.passage for c in self.dense.chunks))
+        return self._products[1]
 
     def retrieve(self, questions: list[str]) -> list[Retrieval]:
         """Chunks, sources and confidence for each question (no generation)."""
@@ -189,6 +200,9 @@ class RagPipeline:
         for i, r in enumerate(retrievals):
             if self.threshold is not None and r.confidence < self.threshold:
                 answers.append(RagAnswer(r.question, ABSTAIN_TEXT, True, "weak retrieval", r.confidence, []))
+                continue
+            if self.check_answer_type and unknown_products(r.question, self.products()):
+                answers.append(RagAnswer(r.question, ABSTAIN_TEXT, True, "unknown product", r.confidence, []))
                 continue
             if self.answer_mode == "extract":
                 answers.append(self._extract(r))
@@ -227,8 +241,19 @@ class RagPipeline:
             reason = "flagged source" if r.sources else "weak retrieval"
             return RagAnswer(r.question, ABSTAIN_TEXT, True, reason, r.confidence, [], flagged=list(r.flagged),
                              flagged_docs=r.flagged_docs)
-        text = quote_answer(r.sources, best_last=False)
-        return RagAnswer(r.question, text, False, "extracted", r.confidence, list(r.sources), [1],
+        sources = list(r.sources)
+        if self.check_answer_type:     # the best source that states a value of the asked kind goes first
+            kinds = asked_kinds(r.question)
+            fitting = [s for s in sources if states_kind(s.text, kinds)]
+            if not fitting:
+                return RagAnswer(r.question, ABSTAIN_TEXT, True, "no value of the asked kind", r.confidence, [],
+                                 flagged=list(r.flagged), flagged_docs=r.flagged_docs)
+            sources = fitting + [s for s in sources if s not in fitting]
+            if sources[0].doc_id in r.flagged_docs:
+                return RagAnswer(r.question, ABSTAIN_TEXT, True, "flagged source", r.confidence, [],
+                                 flagged=list(r.flagged), flagged_docs=r.flagged_docs)
+        text = quote_answer(sources, best_last=False)
+        return RagAnswer(r.question, text, False, "extracted", r.confidence, sources, [1],
                          flagged=list(r.flagged), flagged_docs=r.flagged_docs)
 
     def answer(self, questions: list[str], progress: bool = False) -> list[RagAnswer]:

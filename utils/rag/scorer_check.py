@@ -82,3 +82,12 @@ def score_both(answers, questions, after_update: bool = False) -> dict:
     return {"lenient": proportion(lenient), "strict": proportion([v.correct for v in verdicts]),
             "rows": [{"question": q.question, "answer": t, "lenient": ok, "strict": v.correct, "why": v.reason}
                      for q, t, ok, v in zip(questions, texts, lenient, verdicts)]}
+
+
+def question_outcomes(answers, questions) -> list[bool]:
+    """One verdict per question, answerable or not: a strictly correct answer, or a refusal where the knowledge
+    base has no answer. The measure for a choice that trades answering against abstaining."""
+    if len(answers) != len(questions):
+        raise ValueError(f"Need one answer per question: got {len(answers)} answers for {len(questions)} questions.")
+    return [strict_verdict(a.text, q.strict_key(), q.question).correct if q.answerable else a.abstained
+            for a, q in zip(answers, questions)]
