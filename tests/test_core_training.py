@@ -195,3 +195,17 @@ def test_experiment_curves_have_one_point_per_setting():
         accuracy_vs_training_size(tiny_model, data, val, test, [])
     with pytest.raises(ValueError, match="shares"):
         accuracy_vs_label_noise(tiny_model, data, val, test, [], num_classes=2)
+
+
+def test_a_bar_that_stopped_early_ends_full_and_green():
+    """In JupyterLab a tqdm bar closed short of its total turns red, as if the run had failed."""
+    from tqdm.notebook import tqdm as notebook_tqdm
+
+    from utils.core.training import end_progress
+
+    bar = notebook_tqdm(total=10, desc="training")
+    bar.update(3)
+    end_progress(bar)
+    widget = bar.container.children[1]
+    assert widget.bar_style == "success" and widget.max == widget.value == 3
+    end_progress(None)                                    # progress off: nothing to close

@@ -177,8 +177,8 @@ def train_classifier(model: nn.Module, train_data, val_data, *, epochs: int = 20
     history = TrainingHistory()
     best_loss, best_state, waited = float("inf"), None, 0
     started = time.perf_counter()
-    epochs_bar = _progress(range(epochs), progress, description)
-    for _ in epochs_bar:
+    epochs_bar = progress_bar(epochs, progress, description)
+    for _ in range(epochs):
         model.train()
         total_loss, correct = 0.0, 0
         order = torch.randperm(len(y_train), generator=generator).to(device)  # a new shuffle every epoch
@@ -195,7 +195,8 @@ def train_classifier(model: nn.Module, train_data, val_data, *, epochs: int = 20
         history.train_accuracy.append(correct / len(y_train))
         history.val_loss.append(val_loss)
         history.val_accuracy.append(val_accuracy)
-        if hasattr(epochs_bar, "set_postfix"):
+        if epochs_bar is not None:
+            epochs_bar.update()
             epochs_bar.set_postfix(train_loss=f"{history.train_loss[-1]:.3f}", val_loss=f"{val_loss:.3f}",
                                    val_acc=f"{val_accuracy:.3f}")
         if val_loss < best_loss:
@@ -207,8 +208,7 @@ def train_classifier(model: nn.Module, train_data, val_data, *, epochs: int = 20
             if patience is not None and waited >= patience:
                 history.stopped_early = True
                 break
-    if hasattr(epochs_bar, "close"):
-        epochs_bar.close()
+    end_progress(epochs_bar)
     if best_state is None:
         raise RuntimeError("The validation loss was never a finite number: training diverged. "
                            "Try a smaller lr (e.g. lr / 10) and check the inputs for NaN values.")
@@ -218,12 +218,26 @@ def train_classifier(model: nn.Module, train_data, val_data, *, epochs: int = 20
     return history
 
 
-def _progress(iterable, enabled: bool, description: str):
+def progress_bar(total: int, enabled: bool, description: str, unit: str = "epoch"):
+    """A bar updated by hand (``None`` when disabled). Not an iterating bar: ``break``-ing out of one marks it
+    failed (red in JupyterLab), and early stopping is no failure."""
     if not enabled:
-        return iterable
+        return None
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, desc=description, unit="epoch", leave=True)
+    return tqdm(total=total, desc=description, unit=unit, leave=True)
+
+
+def end_progress(bar) -> None:
+    """Close ``bar`` as a finished run: one that stopped early ends full (green), not red as if it had failed."""
+    if bar is None:
+        return
+    if bar.total and bar.n < bar.total:
+        bar.total = bar.n
+        container = getattr(bar, "container", None)     # tqdm.notebook's widget: (label, bar, text)
+        if container is not None:
+            container.children[1].max = max(bar.n, 1)
+    bar.close()
 
 
 

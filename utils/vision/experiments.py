@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from utils.core.stats import Estimate, proportion
-from utils.core.training import flip_labels, subsample, train_classifier, training_step
+from utils.core.training import end_progress, flip_labels, progress_bar, subsample, train_classifier, training_step
 from utils.vision.evaluation import correct_outcomes, predict
 
 
@@ -41,6 +41,12 @@ class ExperimentRun:
     @property
     def accuracy(self) -> Estimate:
         return proportion(self.correct)
+
+
+def _advance(bar, status: str) -> None:
+    if bar is not None:
+        bar.set_postfix_str(status)
+        bar.update()
 
 
 def _run(build_model: Callable[[], nn.Module], train_data, val_data, test_data, setting: float, seed: int,
@@ -63,7 +69,8 @@ def _run(build_model: Callable[[], nn.Module], train_data, val_data, test_data, 
 
 
 def scarcity_runs(build_model: Callable[[], nn.Module], train_data, val_data, test_data, fractions, *,
-                  steps: int, batch_size: int = 64, seed: int = 0, **train_kwargs) -> list[ExperimentRun]:
+                  steps: int, batch_size: int = 64, seed: int = 0, progress: bool = True,
+                  **train_kwargs) -> list[ExperimentRun]:
     """A fresh ``build_model()`` trained on each stratified ``fraction`` of the training data, every run with
     ``steps`` optimizer steps (rounded up to whole epochs), so the curve measures data, not training length.
 
@@ -74,17 +81,20 @@ def scarcity_runs(build_model: Callable[[], nn.Module], train_data, val_data, te
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}.")
     X, y = train_data
-    runs = []
+    runs, bar = [], progress_bar(len(fractions), progress, "training runs", unit="run")
     for fraction in fractions:
         X_small, y_small = subsample(X, y, fraction, seed)
         epochs = math.ceil(steps / math.ceil(len(y_small) / batch_size))
         runs.append(_run(build_model, (X_small, y_small), val_data, test_data, fraction, seed,
                          epochs=epochs, batch_size=batch_size, **train_kwargs))
+        _advance(bar, f"{fraction:.0%} of the data: test accuracy {runs[-1].accuracy.value:.3f}")
+    end_progress(bar)
     return runs
 
 
 def label_noise_runs(build_model: Callable[[], nn.Module], train_data, val_data, test_data, shares,
-                     num_classes: int, *, seed: int = 0, **train_kwargs) -> list[ExperimentRun]:
+                     num_classes: int, *, seed: int = 0, progress: bool = True,
+                     **train_kwargs) -> list[ExperimentRun]:
     """A fresh model for each ``share`` of flipped training *and* validation labels, scored on clean test labels.
 
     The flips are those of ``accuracy_vs_label_noise`` (``flip_labels`` with ``seed`` and ``seed + 1``), so the
@@ -93,9 +103,11 @@ def label_noise_runs(build_model: Callable[[], nn.Module], train_data, val_data,
     if not shares:
         raise ValueError("shares must list at least one share of flipped labels, e.g. [0.0, 0.1, 0.3].")
     (X_train, y_train), (X_val, y_val) = train_data, val_data
-    runs = []
+    runs, bar = [], progress_bar(len(shares), progress, "training runs", unit="run")
     for share in shares:
         noisy_train = (X_train, flip_labels(y_train, share, num_classes, seed))
         noisy_val = (X_val, flip_labels(y_val, share, num_classes, seed + 1))
         runs.append(_run(build_model, noisy_train, noisy_val, test_data, share, seed, **train_kwargs))
+        _advance(bar, f"{share:.0%} flipped: test accuracy {runs[-1].accuracy.value:.3f}")
+    end_progress(bar)
     return runs
