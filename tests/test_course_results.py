@@ -12,8 +12,9 @@ from utils.course import results
 
 def test_record_results_writes_the_contract(build_dir):
     results.start_timer()
-    path = results.record_results("99_demo", {"accuracy": np.float32(0.5), "curve": np.array([1, 2]),
-                                              "nested": {"a": torch.tensor(3.0)}}, smoke=True)
+    assert results.record_results("99_demo", {"accuracy": np.float32(0.5), "curve": np.array([1, 2]),
+                                              "nested": {"a": torch.tensor(3.0)}}, smoke=True) is None
+    path = results.results_path("99_demo")
     record = json.loads(path.read_text())
     assert path == build_dir / "results" / "99_demo.json"
     assert set(record) == {"notebook", "smoke", "seconds", "peak_rss_mb", "child_peak_rss_mb", "metrics"}
@@ -55,7 +56,8 @@ def test_peak_rss_is_this_process_and_child_peaks_are_recorded_as_given(build_di
     kernel_size = results.peak_rss_mb()
     child = float(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout)
     assert 5 < child < kernel_size, "a child reports its own memory, not its parent's"
-    record = json.loads(results.record_results("99_demo", {"a": 1}, smoke=True, child_peak_rss_mb=child).read_text())
+    results.record_results("99_demo", {"a": 1}, smoke=True, child_peak_rss_mb=child)
+    record = json.loads(results.results_path("99_demo").read_text())
     assert record["child_peak_rss_mb"] == round(child, 1)
     for bad in (0, -5, "big"):
         with pytest.raises(ValueError, match="child_peak_rss_mb"):

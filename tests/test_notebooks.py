@@ -4,6 +4,7 @@ New notebooks join these tests just by being added to ``notebooks/``, ``solution
 """
 
 import copy
+import re
 from pathlib import Path
 
 import nbformat
@@ -17,6 +18,8 @@ from utils.core.paths import LABS_DIR, NOTEBOOKS_DIR, SOLUTIONS_DIR, build_dir
 from utils.course.labs import STUB_PREFIX
 from utils.course.runner import KERNEL_ARGUMENTS, execute
 
+# What a learner should never see as a cell's output: the return value of a call made for its side effect.
+STRAY_VALUE = re.compile(r"(PosixPath|WindowsPath)\(|\[?<matplotlib\.|Text\(")
 TEACHING = sorted(NOTEBOOKS_DIR.glob("*.ipynb")) + sorted(SOLUTIONS_DIR.glob("*.ipynb"))
 LABS = sorted(LABS_DIR.glob("*.ipynb"))
 
@@ -26,6 +29,10 @@ LABS = sorted(LABS_DIR.glob("*.ipynb"))
 def test_notebook_runs_in_smoke_mode(notebook: Path):
     output = build_dir() / "test-executed" / notebook.parent.name / notebook.name
     execute(notebook, output, smoke=True)  # papermill raises, naming the cell, if anything fails
+    stray = [(i, out["data"]["text/plain"][:60]) for i, cell in enumerate(nbformat.read(output, as_version=4).cells)
+             if cell.cell_type == "code" for out in cell.get("outputs", [])
+             if out.get("output_type") == "execute_result" and STRAY_VALUE.match(out["data"].get("text/plain", ""))]
+    assert not stray, f"cells that show a stray return value (end them with the figure or a print): {stray}"
 
 
 def _is_stub_error(error: CellExecutionError) -> bool:

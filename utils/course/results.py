@@ -84,8 +84,14 @@ def _check_json_value(name: str, value):
                     "or lists/dicts of them.")
 
 
-def record_results(notebook: str, metrics: dict, smoke: bool, child_peak_rss_mb: float | None = None) -> Path:
-    """Write ``build/results/<notebook>.json`` and return its path.
+def results_path(notebook: str) -> Path:
+    """Where ``record_results`` writes a notebook's figures: ``build/results/<notebook>.json``."""
+    return build_dir() / "results" / f"{notebook}.json"
+
+
+def record_results(notebook: str, metrics: dict, smoke: bool, child_peak_rss_mb: float | None = None) -> None:
+    """Write ``build/results/<notebook>.json`` (``results_path``) and say so. Returns nothing, so that a
+    notebook's last cell shows the printed line only.
 
     ``child_peak_rss_mb``: the largest peak of the processes the notebook started on purpose, as they
     measured it themselves (``peak_rss_mb()`` inside the child); the kernel cannot see it reliably.
@@ -104,13 +110,12 @@ def record_results(notebook: str, metrics: dict, smoke: bool, child_peak_rss_mb:
         "child_peak_rss_mb": None if child_peak_rss_mb is None else round(float(child_peak_rss_mb), 1),
         "metrics": {str(k): _check_json_value(str(k), v) for k, v in metrics.items()},
     }
-    path = build_dir() / "results" / f"{notebook}.json"
+    path = results_path(notebook)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=2) + "\n")
     children = f", largest child process {record['child_peak_rss_mb']:.0f} MiB" if record["child_peak_rss_mb"] else ""
     print(f"Recorded {len(metrics)} metrics to {path} "
           f"({record['seconds']:.1f} s, peak {record['peak_rss_mb']:.0f} MiB{children})")
-    return path
 
 
 def load_results(folder: Path | None = None) -> dict[str, dict]:
