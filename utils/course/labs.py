@@ -11,11 +11,22 @@ In a solution notebook, the code between two marker lines is the answer::
 
 In the lab, the region becomes its ``# HINT:`` lines plus a stub that raises
 ``NotImplementedError`` carrying the hint, indented like the markers. Outputs are cleared
-and the notebook is marked as generated. Run ``python -m utils.course.labs`` (``make labs``) after
-editing a solution; ``python -m utils.course.labs --check`` fails when ``labs/`` is stale.
+and the notebook is marked as generated.
+
+The solutions are also nbgrader source notebooks (see docs/grading.md). Their ``nbgrader`` cell metadata is
+derived here from the notebook itself and stamped into ``solutions/``, never set by hand:
+
+- a code cell with a solution region is an answer cell (``solution``, editable);
+- a code cell without one that calls a self-check from ``utils.course.checks`` is an autograded test cell
+  (``grade``, locked), worth ``POINTS_PER_CHECK``: it scores when it runs without an error;
+- the ``parameters`` cell is locked (read-only), so a submission is graded with the course's parameters.
+
+Run ``python -m utils.course.labs`` (``make labs``) after editing a solution: it stamps the metadata into
+``solutions/`` and regenerates ``labs/``. ``python -m utils.course.labs --check`` fails when either is stale.
 """
 
 import argparse
+import ast
 import copy
 import sys
 from pathlib import Path
@@ -23,6 +34,7 @@ from pathlib import Path
 import nbformat
 
 from utils.core.paths import LABS_DIR, SOLUTIONS_DIR
+from utils.course import checks
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
@@ -30,6 +42,8 @@ HINT = "# HINT:"
 STUB_PREFIX = "Exercise: "
 GENERATED_NOTE = ("> **This lab is generated from `solutions/{name}` by `make labs`.** "
                   "Edit the solution, not this file.")
+POINTS_PER_CHECK = 1  # every self-check cell is worth one point in nbgrader
+CHECK_FUNCTIONS = frozenset(name for name in vars(checks) if name.startswith("check"))
 
 
 class LabMarkerError(ValueError):
@@ -62,6 +76,57 @@ def stub_cell_source(source: str, where: str = "cell") -> tuple[str, int]:
     return "\n".join(out), regions
 
 
+def _has_solution_region(source: str) -> bool:
+    return any(line.strip().startswith(BEGIN) for line in source.splitlines())
+
+
+def _calls_a_check(source: str, where: str) -> bool:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as error:
+        raise LabMarkerError(f"{where} is not valid Python ({error.msg}, line {error.lineno}).") from None
+    return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in CHECK_FUNCTIONS
+               for node in ast.walk(tree))
+
+
+def grading_role(cell: nbformat.NotebookNode, where: str = "cell") -> str | None:
+    """``"answer"``, ``"check"``, ``"parameters"`` or ``None``: what nbgrader makes of a solution cell."""
+    if cell.cell_type != "code":
+        return None
+    if _has_solution_region(cell.source):
+        if _calls_a_check(cell.source, where):
+            raise LabMarkerError(f"{where} holds an exercise and a self-check; put the self-check in the next cell, "
+                                 "so nbgrader can lock it.")
+        return "answer"
+    if "parameters" in cell.metadata.get("tags", []):
+        return "parameters"
+    return "check" if _calls_a_check(cell.source, where) else None
+
+
+def nbgrader_metadata(cell: nbformat.NotebookNode, where: str = "cell") -> dict | None:
+    """The ``nbgrader`` metadata (schema 3) a solution cell should carry, or ``None`` for an ordinary cell."""
+    role = grading_role(cell, where)
+    if role is None:
+        return None
+    meta = {"grade": role == "check", "grade_id": role if role == "parameters" else f"{role}-{cell.id}",
+            "locked": role != "answer", "schema_version": 3, "solution": role == "answer"}
+    if role == "check":
+        meta["points"] = POINTS_PER_CHECK
+    return meta
+
+
+def stamp_solution(solution: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
+    """A copy of the solution with the ``nbgrader`` metadata of every cell derived afresh."""
+    stamped = copy.deepcopy(solution)
+    for index, cell in enumerate(stamped.cells):
+        meta = nbgrader_metadata(cell, f"{name}, cell {index}")
+        if meta is None:
+            cell.metadata.pop("nbgrader", None)
+        else:
+            cell.metadata["nbgrader"] = meta
+    return stamped
+
+
 def generate_lab(solution: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
     """The lab for one solution notebook (``name`` is its file name, for messages and the note)."""
     lab = copy.deepcopy(solution)
@@ -86,13 +151,31 @@ def render(notebook: nbformat.NotebookNode) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
+def stamped_solutions(solutions_dir: Path = SOLUTIONS_DIR) -> dict[str, nbformat.NotebookNode]:
+    """File name → solution notebook with its nbgrader metadata stamped, for every solution notebook."""
+    return {path.name: stamp_solution(nbformat.read(path, as_version=4), path.name)
+            for path in sorted(Path(solutions_dir).glob("*.ipynb"))}
+
+
+def unstamped_solutions(solutions_dir: Path = SOLUTIONS_DIR) -> list[str]:
+    """Names of solutions whose nbgrader metadata is missing or differs from what their cells imply."""
+    return [name for name, solution in stamped_solutions(solutions_dir).items()
+            if (Path(solutions_dir) / name).read_text() != render(solution)]
+
+
+def stamp_solutions(solutions_dir: Path = SOLUTIONS_DIR) -> list[Path]:
+    """Write the nbgrader metadata into the solutions that lack it (or carry a stale one); return those."""
+    written = []
+    for name in unstamped_solutions(solutions_dir):
+        path = Path(solutions_dir) / name
+        path.write_text(render(stamp_solution(nbformat.read(path, as_version=4), name)))
+        written.append(path)
+    return written
+
+
 def expected_labs(solutions_dir: Path = SOLUTIONS_DIR) -> dict[str, str]:
-    """File name → rendered lab text, for every solution notebook."""
-    labs = {}
-    for path in sorted(Path(solutions_dir).glob("*.ipynb")):
-        solution = nbformat.read(path, as_version=4)
-        labs[path.name] = render(generate_lab(solution, path.name))
-    return labs
+    """File name → rendered lab text, for every solution notebook (generated from its stamped version)."""
+    return {name: render(generate_lab(solution, name)) for name, solution in stamped_solutions(solutions_dir).items()}
 
 
 def stale_labs(solutions_dir: Path = SOLUTIONS_DIR, labs_dir: Path = LABS_DIR) -> list[str]:
@@ -120,15 +203,22 @@ def write_labs(solutions_dir: Path = SOLUTIONS_DIR, labs_dir: Path = LABS_DIR) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="fail if labs/ is stale instead of writing it")
+    parser.add_argument("--check", action="store_true",
+                        help="fail if labs/ or the solutions' nbgrader metadata is stale instead of writing them")
     args = parser.parse_args(argv)
     if args.check:
-        stale = stale_labs()
+        unstamped, stale = unstamped_solutions(), stale_labs()
+        if unstamped:
+            print(f"Solutions without current nbgrader metadata: {', '.join(unstamped)}.")
         if stale:
-            print(f"Stale labs: {', '.join(stale)}. Run `make labs` and commit labs/ with solutions/.")
+            print(f"Stale labs: {', '.join(stale)}.")
+        if unstamped or stale:
+            print("Run `make labs` and commit labs/ with solutions/.")
             return 1
-        print("labs/ is up to date with solutions/.")
+        print("labs/ is up to date with solutions/, and solutions/ carry their nbgrader metadata.")
         return 0
+    for path in stamp_solutions():
+        print(f"stamped the nbgrader metadata into {path.relative_to(path.parent.parent)}")
     for path in write_labs():
         print(f"wrote {path.relative_to(path.parent.parent)}")
     return 0
