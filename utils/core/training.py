@@ -218,14 +218,14 @@ def train_classifier(model: nn.Module, train_data, val_data, *, epochs: int = 20
     return history
 
 
-def progress_bar(total: int, enabled: bool, description: str, unit: str = "epoch"):
+def progress_bar(total: int, enabled: bool, description: str, unit: str = "epoch", **options):
     """A bar updated by hand (``None`` when disabled). Not an iterating bar: ``break``-ing out of one marks it
     failed (red in JupyterLab), and early stopping is no failure."""
     if not enabled:
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=description, unit=unit, leave=True)
+    return tqdm(total=total, desc=description, unit=unit, leave=True, **options)
 
 
 def end_progress(bar) -> None:

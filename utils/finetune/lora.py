@@ -23,10 +23,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from utils.core.runtime import answer_request, run_in_fresh_process
-from utils.core.training import count_parameters
+from utils.core.training import count_parameters, end_progress, progress_bar
 from utils.course.results import peak_rss_mb
 
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy skips: prompt and padding positions
@@ -221,6 +220,12 @@ def _batches(lengths: list[int], batch_size: int, rng: random.Random):
         yield from batches
 
 
+def warmup_cosine_schedule(optimizer, steps: int, warmup_steps: int):
+    """Linear warm-up (Adam's first steps are noisy), then cosine decay to 10 % of lr at ``steps``."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, warmup_steps)) * (
+        0.1 + 0.45 * (1 + math.cos(math.pi * min(s, steps) / steps))))
+
+
 def _trainable_state(model) -> dict[str, torch.Tensor]:
     return {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
 
@@ -248,9 +253,7 @@ def train_lora(model, tokenizer, train_pairs, val_pairs, *, steps: int = 40, bat
     torch.manual_seed(seed)  # LoRA dropout
     rng = random.Random(seed)  # batch order
     optimizer = torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
-    # Linear warm-up (Adam's first steps are noisy), then cosine decay to 10 % of lr.
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, warmup_steps)) * (
-        0.1 + 0.45 * (1 + math.cos(math.pi * min(s, steps) / steps))))
+    schedule = warmup_cosine_schedule(optimizer, steps, warmup_steps)
     history, started, bad_evals, best_state = TrainHistory(), time.perf_counter(), 0, None
 
     def validate(step: int) -> bool:
@@ -268,8 +271,8 @@ def train_lora(model, tokenizer, train_pairs, val_pairs, *, steps: int = 40, bat
     validate(0)
     model.train()
     batches = _batches([len(example["input_ids"]) for example in train], min(batch_size, len(train)), rng)
-    bar = tqdm(range(1, steps + 1), desc="training", disable=not progress, mininterval=5)
-    for step in bar:
+    bar = progress_bar(steps, progress, "training", unit="step", mininterval=5)
+    for step in range(1, steps + 1):
         tick = time.perf_counter()
         loss, _ = causal_lm_loss(model, collate([train[i] for i in next(batches)], pad))
         loss.backward()
@@ -279,11 +282,13 @@ def train_lora(model, tokenizer, train_pairs, val_pairs, *, steps: int = 40, bat
         optimizer.zero_grad(set_to_none=True)
         history.step_seconds.append(time.perf_counter() - tick)
         history.train_loss.append((step, loss.item()))
-        bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{history.val_loss[-1][1]:.3f}", refresh=False)
+        if bar is not None:
+            bar.update()
+            bar.set_postfix(loss=f"{loss.item():.3f}", val=f"{history.val_loss[-1][1]:.3f}", refresh=False)
         if (step % eval_every == 0 or step == steps) and validate(step):
             history.stopped_early = step < steps
             break
-    bar.close()
+    end_progress(bar)  # full and green also when early stopping ended the run
     if best_state is not None:  # restore the best parameters seen, not the last ones
         named = dict(model.named_parameters())
         with torch.no_grad():
