@@ -94,18 +94,21 @@ class DecisionPanel:
 
         if not isinstance(start, Situation):
             raise ValueError(f"start must be a Situation, got {type(start).__name__}.")
-        style, layout = {"description_width": "170px"}, w.Layout(width="520px")
+        # Every control fills its column (one shared layout), and the columns stretch and wrap with the notebook,
+        # so the readouts stay in sight beside JupyterLab's file browser. Fixed widths (a 520 px control
+        # column beside a 560 px result column) overflowed any notebook narrower than about 1,100 px.
+        style, layout = {"description_width": "140px"}, w.Layout(width="auto")
         self.controls = {}
         for name, stops in STOPS.items():
             self.controls[name] = w.SelectionSlider(
                 options=self._options(stops, getattr(start, name)), value=getattr(start, name),
                 description=name, continuous_update=False, style=style, layout=layout)
         self.controls["knowledge_change"] = w.Dropdown(options=KNOWLEDGE_CHANGE, value=start.knowledge_change,
-                                                       description="knowledge_change", style=style)
+                                                       description="knowledge_change", style=style, layout=layout)
         self.controls["pretrained_fit"] = w.Dropdown(options=PRETRAINED_FIT, value=start.pretrained_fit,
-                                                     description="pretrained_fit", style=style)
+                                                     description="pretrained_fit", style=style, layout=layout)
         self.controls["needs_sources"] = w.Checkbox(value=start.needs_sources, description="needs_sources",
-                                                    style=style)
+                                                    style=style, layout=layout)
         for name, control in self.controls.items():
             control.tooltip = FIELD_HELP[name]
         self.scenarios = tuple(scenarios)
@@ -118,8 +121,14 @@ class DecisionPanel:
             control.observe(self._on_change, names="value")
         order = ["labelled_examples", "knowledge_change", "latency_budget_ms", "budget_usd", "pretrained_fit",
                  "needs_sources"]
-        self.widget = w.HBox([w.VBox([self.picker, *(self.controls[n] for n in order)]),
-                              w.VBox([self.headline, self.chart, self.reasons], layout=w.Layout(width="560px"))])
+        # Side by side while both columns get their basis (340 + 380 px), one under the other when narrower.
+        # min_width 0 lets a column shrink below its content's natural width instead of pushing it out of view.
+        controls = w.VBox([self.picker, *(self.controls[n] for n in order)],
+                          layout=w.Layout(flex="1 1 340px", min_width="0", max_width="520px"))
+        results = w.VBox([self.headline, self.chart, self.reasons],
+                         layout=w.Layout(flex="1 1 380px", min_width="0", max_width="560px"))
+        self.widget = w.HBox([controls, results], layout=w.Layout(flex_flow="row wrap", width="100%",
+                                                                  align_items="flex-start", grid_gap="4px 16px"))
         self.updates = 0  # how many times the outputs were redrawn (lets tests see the callbacks ran)
         self._redraw()
 
