@@ -20,7 +20,7 @@ PIP    += --no-index --find-links=$(WHEELHOUSE)
 endif
 
 .PHONY: setup course test smoke lab labs lint lock clean help wheelhouse test-wheelhouse hub-deps hub-cache hub test-hub
-.PHONY: test-classroom grade-check test-browser test-distributed
+.PHONY: test-classroom grade-check test-browser test-distributed room-adapters
 
 help:
 	@echo "make course   set up, then execute every notebook (full mode) and write build/report.html"
@@ -40,6 +40,7 @@ help:
 	@echo "make test-browser  drive notebook 01 in JupyterLab in headless Chromium (needs /usr/bin/chromium)"
 	@echo "make test-distributed  the data-parallel fine-tune: 2 processes vs 1 (about 2 minutes)"
 	@echo "make test-classroom  all four above (what CI runs after make test)"
+	@echo "make room-adapters  train notebook 03's LoRA adapter once into ROOM_DIR (default build/room) for a whole room"
 
 setup: $(STAMP)
 
@@ -128,6 +129,12 @@ test-browser: setup
 
 test-distributed: setup
 	$(PY) -m pytest -m distributed tests/test_finetune_distributed.py
+
+# A workshop room should not train the same adapter 30 times at once: train it once (the notebook's own settings,
+# utils.finetune.distributed), and learners set TRAINED_ADAPTER in notebook 03's parameters cell to this folder.
+ROOM_DIR ?= build/room
+room-adapters: setup
+	$(PY) -m utils.finetune.distributed --out $(ROOM_DIR)/feedback-lora
 
 # The hub alone first (its latencies are measurements), then the rest two at a time.
 test-classroom: test-hub

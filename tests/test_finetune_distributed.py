@@ -139,3 +139,37 @@ def test_two_processes_train_what_one_process_trains_with_the_global_batch(tmp_p
     from_single = lora.load_adapter(copy.deepcopy(untouched), tmp_path / "single")
     assert lora.max_logit_difference(from_ddp, from_single, tokenizer, texts) < LOGIT_TOLERANCE
     assert lora.max_logit_difference(from_ddp, untouched, tokenizer, texts) > 1.0, "the adapter should change logits"
+
+    # A workshop room trains once (make room-adapters); notebook 03 then loads that adapter instead of training.
+    from utils.core.paths import build_dir
+    from utils.course.runner import execute
+
+    executed = build_dir() / "test-executed" / "room" / "03_lora_finetuning.ipynb"
+    execute(NOTEBOOKS_DIR / "03_lora_finetuning.ipynb", executed, smoke=True,
+            parameters={"TRAINED_ADAPTER": str(tmp_path / "single")})
+    printed = "".join(out.get("text", "") for cell in nbformat.read(executed, as_version=4).cells
+                      for out in cell.get("outputs", []))
+    assert f"loaded the adapter trained in {tmp_path / 'single'}" in printed
+
+
+def test_load_trained_puts_the_saved_weights_and_losses_into_a_fresh_lora_model(tokenizer, tmp_path):
+    trained = lora.add_lora(tiny_llama(len(tokenizer)), lora.lora_config(r=4), seed=1)
+    history = lora.train_lora(trained, tokenizer, PAIRS, PAIRS[:2], steps=4, batch_size=2, lr=5e-2, eval_every=2,
+                              patience=None, seed=1, progress=False)
+    lora.save_adapter(trained, tmp_path)
+    (tmp_path / distributed.HISTORY_FILE).write_text(json.dumps(
+        {"train_loss": history.train_loss, "val_loss": history.val_loss, "step_seconds": history.step_seconds,
+         "best_step": history.best_step, "best_val_loss": history.best_val_loss,
+         "stopped_early": history.stopped_early, "seconds": history.seconds}))
+    fresh = lora.add_lora(tiny_llama(len(tokenizer)), lora.lora_config(r=4), seed=2)   # other initial weights
+    loaded = distributed.load_trained(fresh, tmp_path)
+    assert loaded.train_loss == history.train_loss and loaded.best_step == history.best_step
+    mine = {n: p for n, p in fresh.named_parameters() if "lora_" in n}
+    theirs = {n: p for n, p in trained.named_parameters() if "lora_" in n}
+    assert mine.keys() == theirs.keys() and all(torch.equal(mine[n], theirs[n]) for n in mine)
+
+    other = lora.add_lora(tiny_llama(len(tokenizer)), lora.lora_config(r=2), seed=1)
+    with pytest.raises(ValueError, match="trained with r=4"):
+        distributed.load_trained(other, tmp_path)
+    with pytest.raises(FileNotFoundError, match="make room-adapters"):
+        distributed.load_trained(fresh, tmp_path / "nowhere")

@@ -171,6 +171,39 @@ def train_data_parallel(model, tokenizer, train_pairs, val_pairs, accelerator, *
 # The command line
 # ---------------------------------------------------------------------------------------------
 
+def load_trained(model, folder) -> lora.TrainHistory:
+    """Put the adapter weights ``main`` saved in ``folder`` into ``model`` and return the training history saved
+    beside them: what a learner in a workshop room loads instead of training (``make room-adapters``).
+
+    ``model`` is a LoRA model from ``lora.add_lora`` with the same rank, alpha and target modules; only the
+    adapter's weights change, so the notebook goes on exactly as if it had trained them itself.
+    """
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    needed = [folder / name for name in ("adapter_config.json", "adapter_model.safetensors", HISTORY_FILE)]
+    missing = [path.name for path in needed if not path.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{folder} lacks {', '.join(missing)}: make it with `make room-adapters` "
+                                "(python -m utils.finetune.distributed --out FOLDER).")
+    saved, mine = json.loads(needed[0].read_text()), model.peft_config["default"]
+    if (saved["r"], saved["lora_alpha"], sorted(saved["target_modules"])) != (
+            mine.r, mine.lora_alpha, sorted(mine.target_modules)):
+        raise ValueError(f"The adapter in {folder} was trained with r={saved['r']}, alpha={saved['lora_alpha']}, "
+                         f"modules {sorted(saved['target_modules'])}; this model has r={mine.r}, "
+                         f"alpha={mine.lora_alpha}, modules {sorted(mine.target_modules)}. Use the same settings.")
+    result = set_peft_model_state_dict(model, load_file(needed[1]))
+    if result.unexpected_keys:
+        raise ValueError(f"The adapter in {folder} has weights this model lacks: {result.unexpected_keys[:3]}")
+    record = json.loads(needed[2].read_text())
+    model.eval()
+    return lora.TrainHistory(train_loss=[tuple(p) for p in record["train_loss"]],
+                             val_loss=[tuple(p) for p in record["val_loss"]], step_seconds=record["step_seconds"],
+                             best_step=record["best_step"], best_val_loss=record["best_val_loss"],
+                             stopped_early=record["stopped_early"], seconds=record["seconds"])
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     d = NOTEBOOK_DEFAULTS
     parser = argparse.ArgumentParser(
