@@ -39,7 +39,7 @@ help:
 	@echo "make grade-check  autograde labs 02 to 04 with nbgrader (a few minutes)"
 	@echo "make test-browser  drive notebook 01 in JupyterLab in headless Chromium (needs /usr/bin/chromium)"
 	@echo "make test-distributed  the data-parallel fine-tune: 2 processes vs 1 (about 2 minutes)"
-	@echo "make test-classroom  all four above (what CI runs after make test)"
+	@echo "make test-classroom  all four above, and every notebook on local model folders (what CI runs after make test)"
 	@echo "make room-adapters  train notebook 03's LoRA adapter once into ROOM_DIR (default build/room) for a whole room"
 
 setup: $(STAMP)
@@ -138,4 +138,4 @@ room-adapters: setup
 
 # The hub alone first (its latencies are measurements), then the rest two at a time.
 test-classroom: test-hub
-	$(PY) -m pytest -n 2 -m "grading or browser or distributed"
+	$(PY) -m pytest -n 2 -m "grading or browser or distributed or models"

@@ -98,8 +98,12 @@ def verify_model(name: str) -> Path:
 
 
 def resolve_model_id(model_id: str | None, env_var: str) -> str:
-    """The argument, else the environment variable, else ``"embedded"``."""
-    chosen = model_id or os.environ.get(env_var) or EMBEDDED
+    """The argument, else the environment variable, else ``"embedded"``.
+
+    ``"embedded"`` as the argument is the default, not a choice: the notebooks pass their ``LLM_ID = "embedded"``
+    parameter, and the environment variable must still swap the model for every notebook at once.
+    """
+    chosen = model_id if model_id and model_id != EMBEDDED else os.environ.get(env_var) or EMBEDDED
     if not isinstance(chosen, str) or not chosen.strip():
         raise ValueError(f"A model id must be a non-empty string, got {chosen!r}.")
     return chosen.strip()
