@@ -187,9 +187,27 @@ class Kernel:
     """A kernel of the learner's server, driven over its websocket channel (Jupyter's JSON message protocol)."""
 
     def __init__(self, url: str, token: str, kernel_id: str, session_id: str):
-        ws_url = url.replace("http://", "ws://") + f"/api/kernels/{kernel_id}/channels?session_id={session_id}"
-        self.ws = websocket.create_connection(ws_url, header=[f"Authorization: token {token}"], timeout=CELL_TIMEOUT)
+        self.ws_url = url.replace("http://", "ws://") + f"/api/kernels/{kernel_id}/channels?session_id={session_id}"
+        self.header = [f"Authorization: token {token}"]
         self.session = session_id
+        self.connect()
+
+    def connect(self) -> None:
+        self.ws = websocket.create_connection(self.ws_url, header=self.header, timeout=CELL_TIMEOUT)
+
+    def wait_ready(self) -> None:
+        """kernel_info until the kernel answers. A kernel still starting on a busy machine may drop the first
+        websocket ("Connection to remote host was lost"): connect again, as JupyterLab does."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                self.request("kernel_info_request", {})
+                return
+            except websocket.WebSocketConnectionClosedException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+                self.connect()
 
     def request(self, msg_type: str, content: dict) -> tuple[dict, str | None]:
         """Send one shell request; wait for its reply and for the kernel to go idle. Returns (reply, error)."""
@@ -247,7 +265,7 @@ def run_learner(hub: Hub, run: LearnerRun, servers: dict[str, int]) -> None:
             "path": path, "name": Path(path).name, "type": "notebook", "kernel": {"name": "python3"}}).json()
         kernel = Kernel(base, token, session["kernel"]["id"], session["id"])
         try:
-            kernel.request("kernel_info_request", {})
+            kernel.wait_ready()
             run.kernel_start_seconds.append(time.perf_counter() - began)
             for index, source in enumerate(cells):
                 sent = time.perf_counter()
