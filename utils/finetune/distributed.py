@@ -45,7 +45,7 @@ from pathlib import Path
 
 import torch
 
-from utils.core.training import end_progress, progress_bar
+from utils.core.training import progress_bar
 from utils.finetune import lora
 
 HISTORY_FILE = "training.json"
@@ -156,15 +156,7 @@ def train_data_parallel(model, tokenizer, train_pairs, val_pairs, accelerator, *
         if (step % eval_every == 0 or step == steps) and validate(step):
             history.stopped_early = step < steps
             break
-    end_progress(bar)  # full and green also when early stopping ended the run
-    if best_state is not None:  # restore the best parameters seen, on every process alike
-        named = dict(model.named_parameters())
-        with torch.no_grad():
-            for name, value in best_state.items():
-                named[name].copy_(value)
-    model.eval()
-    history.seconds = time.perf_counter() - started
-    return history
+    return lora.finish_training(model, history, best_state, bar, started)  # the best state, on every process alike
 
 
 # ---------------------------------------------------------------------------------------------

@@ -288,8 +288,14 @@ def train_lora(model, tokenizer, train_pairs, val_pairs, *, steps: int = 40, bat
         if (step % eval_every == 0 or step == steps) and validate(step):
             history.stopped_early = step < steps
             break
-    end_progress(bar)  # full and green also when early stopping ended the run
-    if best_state is not None:  # restore the best parameters seen, not the last ones
+    return finish_training(model, history, best_state, bar, started)
+
+
+def finish_training(model, history: TrainHistory, best_state, bar, started: float) -> TrainHistory:
+    """End a LoRA run (``train_lora`` and the data-parallel loop alike): close the bar (full and green also when
+    early stopping ended the run), restore the best parameters seen rather than the last ones, switch to eval."""
+    end_progress(bar)
+    if best_state is not None:
         named = dict(model.named_parameters())
         with torch.no_grad():
             for name, value in best_state.items():
