@@ -123,6 +123,37 @@ def fit(message=FIT_MESSAGE, compare=">", misfit="break") -> str:
     return FIT.format(message=message, compare=compare, misfit=misfit)
 
 
+AUDIT = '''
+labels = lambda example: {labels}
+train_labels = {{}}
+for example in train:
+    train_labels.setdefault({key}, set()).add(labels(example))
+test_texts = {{{key} for example in {against}}}
+found = {{"duplicate": [], "conflict": [], "leak": []}}
+for example in batch:
+    text = {key}
+    if text in test_texts:
+        found["leak"].append(example["id"])
+    elif text in train_labels:
+        same = {same}
+        found["duplicate" if same else "conflict"].append(example["id"])
+return {{group: sorted(ids) for group, ids in found.items()}}
+'''
+ALL_LABELS = "tuple(example[name] for name in triage.FIELDS)"
+
+
+def audit(labels=ALL_LABELS, key='normalise(example["text"])', against="test",
+          same="train_labels[text] == {labels(example)}") -> dict[int, str]:
+    return {1: AUDIT.format(labels=labels, key=key, against=against, same=same)}
+
+
+THRESHOLD = '''
+for threshold in sorted(set(scores.tolist()), reverse={reverse}):
+    if np.mean(scores {compare} threshold) >= min_keep:
+        return float(threshold)
+'''
+
+
 # lab -> answer cell id (one exercise) -> wrong answers
 WRONG: dict[str, dict[str, list[Wrong]]] = {
     "lab_01_choosing": {
@@ -282,6 +313,13 @@ WRONG: dict[str, dict[str, list[Wrong]]] = {
                   "return losses.index(min(losses))", r"expected 10, got 1\b"),
             Wrong("the first evaluation", "return val_loss[0][0]", r"expected 10, got 5"),
         ],
+        "audit-answer": [  # 6. audit a new batch: normalise (region 0) and audit (region 1)
+            Wrong("no normalisation at all", {0: "return text"}, r"text\.lower\(\), then"),
+            Wrong("only one label compared", audit(labels='example["sentiment"]'), r"ANY of product, topic or sentiment"),
+            Wrong("text only, labels ignored", audit(same="True"), r"ANY of product, topic or sentiment"),
+            Wrong("leaks looked up in the training split", audit(against="train"), r"in the TEST split"),
+            Wrong("raw text compared in audit", audit(key='example["text"]'), r"normalise both sides"),
+        ],
     },
     "lab_04_rag": {
         "cell-04": [  # 1. token windows
@@ -328,6 +366,14 @@ WRONG: dict[str, dict[str, list[Wrong]]] = {
                   r"Compare the empty prompt with the budget first"),
             Wrong("an error that hides the budget", fit(message='"The budget is too small."'),
                   r"the error names the budget"),
+        ],
+        "abstain-answer": [  # 5. the refusal threshold, chosen on dev
+            Wrong("answered only above the threshold", THRESHOLD.format(reverse=True, compare=">"),
+                  r"score is >= the threshold"),
+            Wrong("the lowest threshold that keeps enough", THRESHOLD.format(reverse=False, compare=">="),
+                  r"HIGHEST threshold"),
+            Wrong("a quantile, not a score", "return float(np.quantile(scores, 1 - min_keep))", r"HIGHEST threshold"),
+            Wrong("min_keep ignored", "return float(scores.min())", r"HIGHEST threshold"),
         ],
     },
 }
