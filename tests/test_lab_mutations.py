@@ -124,7 +124,9 @@ def fit(message=FIT_MESSAGE, compare=">", misfit="break") -> str:
 
 
 AUDIT = '''
-labels = lambda example: {labels}
+def labels(example):
+    return {labels}
+
 train_labels = {{}}
 for example in train:
     train_labels.setdefault({key}, set()).add(labels(example))
