@@ -182,7 +182,7 @@ def test_autograde_scores_full_none_and_part(tmp_path):
     nbgrader(tmp_path, "autograde", name, "--force")
     got = scores(tmp_path, name, ["solution", "untouched", "first-only"])
     (full, out_of), (none, _), (part, _) = got.values()
-    assert out_of == 4 and full == out_of and none == 0 and 0 < part < out_of, got
+    assert out_of == 5 and full == out_of and none == 0 and 0 < part < out_of, got
     nbgrader(tmp_path, "generate_feedback", name, "--force")
     feedback = (tmp_path / "feedback" / "first-only" / name / f"{name}.html").read_text()
     assert f"Score: {part} / {out_of}" in feedback

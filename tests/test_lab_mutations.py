@@ -54,6 +54,30 @@ def flip(change: str, explanation: str = CITE, before: str = "") -> str:
     return f"{before}changed = replace(claim_coding, {change})\nexplanation = {explanation!r}"
 
 
+YEAR = '''
+labelling = offer["labels"] * offer["minutes_per_label"]{hours} * HOURLY_RATE
+engineering = ({days}) * DAY_RATE
+serving = {months}monthly_queries / 1000 * offer["usd_per_1000"]
+return labelling + engineering + serving + 12 * offer["hosting_per_month"]
+'''
+BREAK_EVEN = '''
+fixed_a, fixed_b = year_cost(a, 0), year_cost(b, 0)
+slope_a, slope_b = year_cost(a, 1) - fixed_a, year_cost(b, 1) - fixed_b
+{guard}volume = ({numerator}) / (slope_a - slope_b)
+return {result}
+'''
+GUARD = "if slope_a == slope_b:\n    return None\n"
+
+
+def year(hours=" / 60", days='offer["build_days"] + offer["update_days"] * offer["updates_per_year"]',
+         months="12 * ") -> dict[int, str]:
+    return {0: YEAR.format(hours=hours, days=days, months=months)}
+
+
+def crossing(guard=GUARD, numerator="fixed_b - fixed_a", result="volume if volume > 0 else None") -> dict[int, str]:
+    return {1: BREAK_EVEN.format(guard=guard, numerator=numerator, result=result)}
+
+
 CNN_INIT = '''
 blocks, c_in = [], 1
 for c_out in {channels}:
@@ -210,6 +234,15 @@ WRONG: dict[str, dict[str, list[Wrong]]] = {
                   r"says what knowledge_change becomes"),
             Wrong("explanation of three words", flip("needs_sources=True", "Citations need RAG."),
                   r"a sentence or two"),
+        ],
+        "lab01-cost-answer": [  # 5. a year's cost (region 0) and the break-even (region 1)
+            Wrong("minutes priced as hours", year(hours=""), r"minutes become hours"),
+            Wrong("updates cost nothing", year(days='offer["build_days"]'), r"every update costs its engineer days"),
+            Wrong("one month of serving", year(months=""), r"a year has 12 of them"),
+            Wrong("the difference the wrong way round", crossing(numerator="fixed_a - fixed_b"),
+                  r"fixed cost of b - fixed cost of a"),
+            Wrong("parallel lines divide by zero", crossing(guard=""), r"ZeroDivisionError"),
+            Wrong("a crossing at a negative volume", crossing(result="volume"), r"negative volume is no crossing"),
         ],
     },
     "lab_02_custom_cnn": {
