@@ -17,13 +17,19 @@ core/ — the foundation
     tables           the one Markdown-table builder
     plots            bars and point plots of measured proportions, with their 95 % intervals as error bars
     stats            Wilson intervals for proportions, paired (and grouped) bootstrap for differences, their wording
+    hardware         the matmul peak, memory bandwidth, and how close a LoRA step and decoding come to them
 course/ — running the course itself
     runner           execute every notebook with papermill, then write the report (``python -m utils.course``)
     results          record a notebook's headline figures, figures and peak memory
     report           merge every results file into build/report.{md,html}
+    site             the static offline site of the executed course (``make site``)
+    units            numbers with units, sensible digits and intervals, for the report
     labs             generate labs/ from solutions/ (``python -m utils.course.labs``)
+    diagrams         the course diagrams, drawn from the code into docs/figures/ and embedded in the notebooks
     grading          nbgrader for the labs: the course directory, its config, the stub with hints
     checks           the self-checks labs call after each exercise
+    knowledge        the knowledge checks that end every notebook: answered with widgets or in code
+    knowledge_checks the questions of those checks, per notebook, each with its explanation
     setup_check      the last step of ``make setup``
     envcheck         notebook 00's machine summary and course-time estimate
 decide/ — notebook 01, choosing an approach
@@ -52,6 +58,7 @@ rag/ — notebook 04, retrieval-augmented generation
     ann              exact vs approximate search at scale
     safety           the prompt-injection filter
     attacks          injection and poisoning measured as attack success; provenance
+    curation         stale duplicates, contradictions and silent edits, kept out at sync time by metadata rules
     focus            the sentences of a chunk that match the question
     prompt           numbered sources within a token budget
     abstention       confidence, calibrated thresholds, refusing
@@ -66,6 +73,7 @@ compare/ — notebook 05, the three side by side
     card_classifier  the capstone's custom model (hashed n-grams → MLP → card)
     card_prompts     the cards as (prompt, answer) pairs for the LLM
     side_by_side     costs, batched answers, serving latency and memory, table, figure, claim, decision
+    cost             a year's cost per approach (labels, people, compute, serving, hosting), break-even, budgets
 """
 
 from utils.core.runtime import set_offline
