@@ -57,6 +57,9 @@ UNIT_RULES = [
     (r"per_hour$", "usd_per_hour"),
     (r"_percent$", "percent_value"),
     (r"tokens_per_second", "tokens_per_s"),
+    (r"gflops$", "gflops"),
+    (r"gbps$", "gbps"),
+    (r"_gflop$", "score"),
     (r"speedup|_ratio$", "ratio"),
     (r"(^|[._])(latency|embed|retrieval|generation)_ms|_ms($|_)|ms_per_", "ms"),
     (r"seconds|(^|_)s$", "s"),
@@ -70,7 +73,7 @@ UNIT_RULES = [
     (r"(^|_)steps?($|_)|parameters$|examples$|questions$|scenarios|close_calls|flips|cores$|vectors$|flags|"
      r"tokens|(^|_)n$|count", "count"),
     (r"accuracy|recall|precision|mrr|ndcg|(^|_)rate$|_rate_|fractions?$|shares?$|agreement|attack_success|_right|"
-     r"exact|(^|\.)valid$|(^|_)(zero|few)_shot|lora_json|strict|lenient", "percent"),
+     r"exact|(^|\.)valid$|(^|_)(zero|few)_shot|lora_json|strict|lenient|wrong_fact", "percent"),
 ]
 _COMPILED_RULES = [(re.compile(pattern), unit) for pattern, unit in UNIT_RULES]
 

@@ -31,6 +31,8 @@ UNITS = {
     "count": "a whole number, with thousands separators",
     "ratio": "how many times larger (12.3×)",
     "tokens_per_s": "tokens generated per second",
+    "gflops": "billions of floating-point operations per second (GFLOP/s)",
+    "gbps": "gigabytes (10^9 bytes) per second",
     "millions": "millions (134.5 M)",
     "score": "a number without a unit (a threshold, a load average): three significant digits",
     "plain": "a number without a known unit: up to four significant digits",
@@ -185,6 +187,7 @@ def format_number(value, unit: str = "plain") -> str:
     texts = {"ms": _milliseconds, "s": _seconds, "min": _minutes, "usd": _dollars, "ratio": _ratio,
              "usd_per_hour": lambda v: f"{_dollars(v)} per hour",
              "tokens_per_s": lambda v: f"{significant(v, 3)} tokens/s",
+             "gflops": lambda v: f"{significant(v, 3)} GFLOP/s", "gbps": lambda v: f"{significant(v, 3)} GB/s",
              "millions": lambda v: f"{significant(v, 4)} M",
              "kib": lambda v: _bytes(v, BINARY, 1024, 1), "mib": lambda v: _bytes(v, BINARY, 1024, 2),
              "gib": lambda v: _bytes(v, BINARY, 1024, 3), "mb": lambda v: _bytes(v, DECIMAL, 1000, 2)}
