@@ -62,6 +62,7 @@ rag/ — notebook 04, retrieval-augmented generation
     focus            the sentences of a chunk that match the question
     prompt           numbered sources within a token budget
     abstention       confidence, calibrated thresholds, refusing
+    tradeoff         accuracy against p95 latency over a sweep of settings, chosen within a latency budget
     answer_type      does a source state a value of the asked kind; questions about unknown products
     grounding        the grounding check and the quoted fallback
     pipeline         ``RagPipeline``: retrieve, focus, abstain, prompt, generate (or quote), check
