@@ -7,7 +7,6 @@ serves the tiny custom classifier, and generation runs on a random two-layer Lla
 
 import numpy as np
 import pytest
-import torch
 
 from utils.compare import side_by_side as sbs
 from utils.compare.answer_cards import Card
@@ -132,23 +131,10 @@ def test_load_answerer_rejects_unknown_approach():
         sbs.load_answerer("prompting", {})
 
 
-def test_finetune_answers_generate_in_the_training_prompt_format():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
-    backend.train_from_iterator(["How long is the warranty? Two years."], trainers.BpeTrainer(
-        vocab_size=280, show_progress=False, special_tokens=["<unk>", "<s>", "</s>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>", pad_token="</s>",
-                                        unk_token="<unk>", padding_side="left")
-    tokenizer.chat_template = "{% for m in messages %}{{ m['role'] + ': ' + m['content'] + '\n' }}{% endfor %}"
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32,
-                                         num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
-                                         pad_token_id=2, bos_token_id=1, eos_token_id=2)).eval()
+def test_finetune_answers_generate_in_the_training_prompt_format(make_tiny_llama):
+    model, tokenizer = make_tiny_llama(
+        16, 32, layers=1, heads=2, kv_heads=1,
+        chat_template="{% for m in messages %}{{ m['role'] + ': ' + m['content'] + '\n' }}{% endfor %}")
     out = sbs.finetune_answers(model, tokenizer, ["How long is the warranty?", "Two?"], max_new_tokens=3)
     assert len(out.texts) == 2 and 0 < out.new_tokens <= 6
 

@@ -161,25 +161,9 @@ def test_measurements_reject_bad_input(call, words):
 
 
 @pytest.fixture(scope="module")
-def tiny():
+def tiny(make_tiny_llama):
     """A random two-layer Llama and a byte-level tokenizer that pads on the left."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    backend = Tokenizer(models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
-    backend.train_from_iterator(["How long is the warranty? Two years."], trainers.BpeTrainer(
-        vocab_size=280, show_progress=False, special_tokens=["<unk>", "<s>", "</s>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>", pad_token="</s>",
-                                        unk_token="<unk>", padding_side="left")
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                                         tie_word_embeddings=True, pad_token_id=2, bos_token_id=1,
-                                         eos_token_id=2)).eval()
-    return model, tokenizer
+    return make_tiny_llama(32, 64, layers=2, heads=4, kv_heads=2, tie_word_embeddings=True)
 
 
 def test_lora_step_runs_counts_and_puts_the_adapters_back(tiny):
