@@ -7,8 +7,10 @@ import nbformat
 import pytest
 
 from utils.core.paths import LABS_DIR, NOTEBOOKS_DIR, REPO_ROOT, SOLUTIONS_DIR
+from utils.course.glossary import GLOSSARY_PATH, TERM_LEVEL, markdown_headings
+from utils.course.glossary import github_slug as slug
 
-GLOSSARY = REPO_ROOT / "docs" / "glossary.md"
+GLOSSARY = GLOSSARY_PATH
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
 ENDING = ["## Summary and takeaways", "## Knowledge checks", "## Your turn", "## References"]
 LINK = re.compile(r"glossary\.md#([^)\s]+)\)")
@@ -38,13 +40,8 @@ NOT_IN_THE_NOTEBOOKS = {"bf16", "flops", "memory-bandwidth-bound", "roofline-mod
 LINKED = {slug for slug in REQUIRED.values() if slug not in NOT_IN_THE_NOTEBOOKS}
 
 
-def slug(heading: str) -> str:
-    """GitHub's anchor for a heading: lower case, punctuation except '-' and '_' dropped, spaces to '-'."""
-    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
-
-
 def glossary_headings() -> list[str]:
-    return re.findall(r"^### (.+)$", GLOSSARY.read_text(), re.M)
+    return markdown_headings(GLOSSARY.read_text(), TERM_LEVEL)
 
 
 def markdown(path: Path) -> list[str]:

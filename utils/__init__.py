@@ -23,6 +23,7 @@ course/ — running the course itself
     results          record a notebook's headline figures, figures and peak memory
     report           merge every results file into build/report.{md,html}
     site             the static offline site of the executed course (``make site``)
+    glossary         docs/glossary.md's terms and the GitHub-style anchors that link to them
     units            numbers with units, sensible digits and intervals, for the report
     labs             generate labs/ from solutions/ (``python -m utils.course.labs``)
     diagrams         the course diagrams, drawn from the code into docs/figures/ and embedded in the notebooks

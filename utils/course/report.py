@@ -18,8 +18,8 @@ import platform
 import re
 from pathlib import Path
 
-from utils.core.paths import REPO_ROOT
 from utils.core.tables import markdown_table
+from utils.course.glossary import GLOSSARY_PATH, github_slug, markdown_headings
 from utils.course.results import load_results
 from utils.course.units import MISSING, format_number, is_missing
 from utils.decide.situation import APPROACHES
@@ -244,16 +244,7 @@ def explanations_for(names) -> list[tuple[str, tuple, str]]:
             if any(pattern.search(name) for name in lowered)]
 
 
-def github_slug(heading: str) -> str:
-    """The anchor GitHub (and the course site) gives a heading: lower case, punctuation dropped, spaces → ``-``.
-
-    ``"p50 / p95"`` → ``"p50--p95"``, ``"nDCG"`` → ``"ndcg"``, ``"Recall@k"`` → ``"recallk"``.
-    """
-    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
-    return text.replace(" ", "-")
-
-
-GLOSSARY_SOURCE = REPO_ROOT / "docs" / "glossary.md"
+GLOSSARY_SOURCE = GLOSSARY_PATH
 
 
 def glossary_slugs(path: Path | None = None) -> set[str] | None:
@@ -262,8 +253,7 @@ def glossary_slugs(path: Path | None = None) -> set[str] | None:
     path = Path(path or GLOSSARY_SOURCE)
     if not path.is_file():
         return None
-    headings = re.findall(r"^#{1,6}\s+(.+?)\s*#*\s*$", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
-    return {github_slug(h) for h in headings}
+    return {github_slug(h) for h in markdown_headings(path.read_text(encoding="utf-8"))}
 
 
 def glossary_link(headings: tuple, glossary_url: str | None, slugs: set[str] | None) -> str | None:

@@ -41,6 +41,7 @@ from pathlib import Path, PurePosixPath
 import nbformat
 
 from utils.core.paths import REPO_ROOT, build_dir
+from utils.course.glossary import TERM_LEVEL, github_slug, markdown_headings
 
 TEMPLATE_DIR = Path(__file__).with_name("site_template")
 MARKER = ".crossroads-site"          # written into every site folder; only such a folder is ever replaced
@@ -381,17 +382,6 @@ def _static_widgets(nb) -> None:
 
 
 # -------------------------------------------------------------------------------------------------- page parts
-
-def github_slug(text: str, seen: dict[str, int] | None = None) -> str:
-    """GitHub's heading id: lowercase, punctuation dropped except '-' (and '_'), spaces to '-'; repeats get -1, -2."""
-    slug = re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
-    if seen is not None:
-        count = seen.get(slug, 0)
-        seen[slug] = count + 1
-        if count:
-            slug = f"{slug}-{count}"
-    return slug
-
 
 _HEADING = re.compile(r'<h([1-6]) id="([^"]*)">(.*?)<a class="anchor-link" href="#([^"]*)">(.*?)</a></h\1>', re.S)
 
@@ -874,7 +864,7 @@ class SiteBuilder:
                frozenset({False}): "a full run (<code>make course</code>)"}.get(frozenset(modes), "executed notebooks")
         glossary = next((doc for doc in self.docs if doc.origin == "docs/glossary.md"), None)
         if glossary:
-            terms = len(re.findall(r"^### ", (self.repo / glossary.origin).read_text(encoding="utf-8"), re.M))
+            terms = len(markdown_headings((self.repo / glossary.origin).read_text(encoding="utf-8"), TERM_LEVEL))
             glossary_line = f'<a href="{self._site_link(glossary.site_path)}">Glossary</a> ({terms} terms)'
         else:
             glossary_line = 'Glossary: <span class="site-muted">none yet (docs/glossary.md does not exist)</span>'
