@@ -24,6 +24,7 @@ import math
 import numbers
 from dataclasses import asdict, dataclass, field, fields, replace
 
+from utils.course.units import format_number
 from utils.decide.situation import APPROACHES, KNOWLEDGE_CHANGE, did_you_mean
 
 MONTHS = 12
@@ -190,12 +191,8 @@ def _check_costs(costs) -> None:
 
 
 def usd(value: float) -> str:
-    """Dollars as a reader wants them: $12,345 / $3.20 / $0.00012."""
-    if value == 0:
-        return "$0"
-    if abs(value) >= 100:
-        return f"${value:,.0f}"
-    return f"${value:,.2f}" if abs(value) >= 1 else f"${value:.2g}"
+    """Dollars as a reader wants them (the report's rule): $12,345 / $3.20 / $0.00012."""
+    return format_number(value, "usd")
 
 
 def cost_table(costs: dict) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 from utils.core.jsonl import read_jsonl
 from utils.rag.documents import KB_DIR, Document
 from utils.rag.safety import find_injections
-from utils.rag.scoring import normalize_answer
+from utils.rag.scoring import is_correct, normalize_answer
 
 ATTACKS_PATH = KB_DIR / "attacks.jsonl"
 KINDS = ("instruction", "paraphrased instruction", "answer-shaped false statement", "canary")
@@ -58,8 +58,7 @@ def load_attacks(path: Path | str = ATTACKS_PATH, planted: list[Document] | None
 
 def succeeded(answer: str, attack: Attack) -> bool:
     """Did the answer repeat the planted value, the instruction's message or the canary?"""
-    padded = f" {normalize_answer(answer)} "
-    return any(f" {m} " in padded for m in attack.markers)
+    return is_correct(answer, attack.markers)
 
 
 def with_provenance(documents: list[Document], provenance: str) -> list[Document]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from utils.rag.documents import KB_DIR, Document, load_documents
-from utils.rag.scoring import is_correct_strict, normalize_answer
+from utils.rag.scoring import is_correct, is_correct_strict
 
 QUALITY_DIR = KB_DIR / "quality"
 TRUSTED_SOURCES = ("official",)
@@ -150,8 +150,7 @@ def curate(incoming: list[Document], indexed: list[Document], today: str,
 
 def states_wrong(answer: str, markers: tuple) -> bool:
     """Does the answer state one of the wrong fact's markers (normalised, as whole words)?"""
-    padded = f" {normalize_answer(answer)} "
-    return any(f" {m} " in padded for m in markers)
+    return is_correct(answer, markers)
 
 
 def measure_faults(pipeline, index, faults: list[Fault], questions, conditions: dict) -> list[dict]:
