@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
-from utils.core.runtime import pick_device
+from utils.core.runtime import pick_device, synchronize
 
 FORMULA = ("FLOPs per step = 4·N_frozen·T + 6·N_lora·T + 4·N_head·T_head. Forward: 2 FLOPs (a multiply and an "
            "add) per weight per token, 2·N·T. Backward: the gradient with respect to each layer's input costs "
@@ -111,13 +111,6 @@ def _num(value: float) -> str:
     return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
 
-def _synchronize(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
-    elif device == "mps":
-        torch.mps.synchronize()
-
-
 def _time(work, repeats: int, warmup: int, device: str, min_seconds: float = 0.0) -> list[float]:
     """Seconds per call of ``work()`` in each of ``repeats`` samples, after ``warmup`` calls (first calls allocate
     and pick kernels). A sample repeats the call until it lasts ``min_seconds``, so that a millisecond's hiccup
@@ -126,18 +119,18 @@ def _time(work, repeats: int, warmup: int, device: str, min_seconds: float = 0.0
         work()
     calls = 1
     if min_seconds > 0:
-        _synchronize(device)
+        synchronize(device)
         started = time.perf_counter()
         work()
-        _synchronize(device)
+        synchronize(device)
         calls = max(1, math.ceil(min_seconds / max(time.perf_counter() - started, 1e-9)))
     times = []
     for _ in range(repeats):
-        _synchronize(device)
+        synchronize(device)
         started = time.perf_counter()
         for _ in range(calls):
             work()
-        _synchronize(device)
+        synchronize(device)
         times.append((time.perf_counter() - started) / calls)
     return times
 
@@ -451,7 +444,7 @@ def _step_clock(device: str):
             self.ticks: list[float] = []
 
         def __call__(self, input_ids, scores, **kwargs):
-            _synchronize(device)
+            synchronize(device)
             self.ticks.append(time.perf_counter())
             return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 

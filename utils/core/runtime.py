@@ -55,6 +55,16 @@ def pick_device(device: str | None = None) -> str:
     return requested
 
 
+def synchronize(device: str) -> None:
+    """Wait for the work queued on a GPU (CUDA, MPS) to finish, so a clock stopped now measures it; no-op on a CPU."""
+    import torch
+
+    if device == "cuda":
+        torch.cuda.synchronize()
+    elif device == "mps":
+        torch.mps.synchronize()
+
+
 def seed_everything(seed: int = 0) -> None:
     """Seed Python, NumPy and PyTorch so that two runs give the same numbers."""
     import numpy as np

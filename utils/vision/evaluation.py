@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from utils.core.runtime import pick_device
+from utils.core.runtime import pick_device, synchronize
 from utils.core.stats import Estimate, proportion
 from utils.core.training import count_parameters
 
@@ -192,21 +192,14 @@ def measure_latency(model: nn.Module, example: torch.Tensor, batch_sizes=(1, 256
         batch = example.unsqueeze(0).expand(batch_size, *example.shape).contiguous().to(device)  # (B, ...)
         timings = []
         for i in range(warmup + repeats):
-            _synchronize(device)
+            synchronize(device)
             started = time.perf_counter()
             model(batch)
-            _synchronize(device)  # GPUs run asynchronously: wait for the work before stopping the clock
+            synchronize(device)  # GPUs run asynchronously: wait for the work before stopping the clock
             if i >= warmup:
                 timings.append(time.perf_counter() - started)
         result[int(batch_size)] = float(np.median(timings) * 1000 / batch_size)
     return result
-
-
-def _synchronize(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
-    elif device == "mps":
-        torch.mps.synchronize()
 
 
 def model_size(model: nn.Module) -> dict:
